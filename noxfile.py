@@ -1,0 +1,112 @@
+"""nox sessions. ``nox`` alone runs lint and tests; the reproduce_* sessions are heavy.
+
+Every session shares one project environment, ``.venv`` (created and updated on demand
+from pyproject.toml), so the multi-GB torch install happens once. pip takes torch
+2.14.1 / torchvision 0.29.1 from the local wheel store where the machine has one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "none"
+
+ROOT = Path(__file__).parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+MARKER = VENV / ".larpbench-installed"
+
+
+def _project_env(session: nox.Session) -> None:
+    """Create ``.venv`` and install the project into it when pyproject.toml changed."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if MARKER.is_file() and MARKER.read_text().strip() == digest:
+        return
+    if not (BIN / "python").exists():
+        session.run(sys.executable, "-m", "venv", str(VENV), external=True)
+    session.run(str(BIN / "python"), "-m", "pip", "install", "--upgrade", "pip", external=True)
+    session.run(str(BIN / "python"), "-m", "pip", "install", "-e", ".[dev]", external=True)
+    MARKER.write_text(digest + "\n")
+
+
+def _env() -> dict[str, str]:
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return env
+
+
+def _larpbench(session: nox.Session, *args: str) -> None:
+    session.run(str(BIN / "larpbench"), *args, env=_env(), external=True)
+
+
+def _profile(session: nox.Session, default: str = "quick") -> tuple[str, list[str]]:
+    """``-- --profile NAME`` picks the profile; other posargs pass through to the grid."""
+    args = list(session.posargs)
+    profile = default
+    if "--profile" in args:
+        i = args.index("--profile")
+        profile = args[i + 1]
+        del args[i:i + 2]
+    return profile, args
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (everything but GPU tests); pass pytest options after ``--``."""
+    _project_env(session)
+    session.run(str(BIN / "pytest"), "-m", "not gpu", *session.posargs, env=_env(), external=True)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff."""
+    _project_env(session)
+    session.run(str(BIN / "ruff"), "check", ".", external=True)
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Throughput benchmarks (pytest-benchmark): scoring speed, encoder clips/s."""
+    _project_env(session)
+    session.run(str(BIN / "pytest"), "benchmarks", "--benchmark-enable", "-p", "no:cacheprovider",
+                *session.posargs, env=_env(), external=True)
+
+
+@nox.session
+def grid(session: nox.Session) -> None:
+    """Run a grid: ``nox -s grid -- --profile ci --encoder melstats --recommender itemknn``."""
+    _project_env(session)
+    _larpbench(session, "grid", *session.posargs)
+
+
+@nox.session
+def reproduce_table1(session: nox.Session) -> None:
+    """Table 1 (dataset statistics, homogeneity) for a profile (default quick)."""
+    _project_env(session)
+    profile, rest = _profile(session)
+    _larpbench(session, "stats", "--profile", profile, *rest)
+    _larpbench(session, "table", "1", "--profile", profile, "--out", f"results/{profile}/table1.md")
+
+
+@nox.session
+def reproduce_table2(session: nox.Session) -> None:
+    """Table 2 (encoders × recommenders × datasets) for a profile (default quick)."""
+    _project_env(session)
+    profile, rest = _profile(session)
+    _larpbench(session, "grid", "--profile", profile, *rest)
+    _larpbench(session, "table", "2", "--profile", profile, "--out", f"results/{profile}/table2.md")
+
+
+@nox.session
+def regression(session: nox.Session) -> None:
+    """Rerun the ci grid into a scratch folder and compare it with the committed results/ci."""
+    _project_env(session)
+    scratch = ROOT / ".cache" / "regression-results"
+    _larpbench(session, "grid", "--profile", "ci", "--results", str(scratch), "--fail-fast")
+    _larpbench(session, "compare", "results", str(scratch), "--profile", "ci")
