@@ -1,0 +1,1 @@
+"""Dataset builders: each module exposes ``DATASETS`` (a list of ``DatasetSpec``)."""
