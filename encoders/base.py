@@ -1,0 +1,112 @@
+"""The encoder protocol: metadata record + a small class (HEAR-like).
+
+An encoder file in ``encoders/`` declares one subclass of :class:`Encoder` with a
+``meta`` :class:`EncoderMeta`. The registry (``encoders.REGISTRY``) finds it by itself.
+
+Life cycle, driven by the grid runner::
+
+    enc = EncoderClass(config)              # config = defaults ⊕ profile ⊕ user overrides
+    enc.fit(dataset, seed=seed, workdir=d)   # only if meta.trains; sees train/valid/pretrain only
+    X = enc.embed(dataset, track_ids)        # float32 [n, dim], deterministic for a seed
+
+Heavy imports (torch models, laion_clap, transformers) belong inside methods.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.data.format import Dataset
+
+
+@dataclass(frozen=True)
+class EncoderMeta:
+    """What a user and a result file need to know about an encoder."""
+
+    name: str
+    version: str
+    description: str
+    dim: int | None  # None: depends on config; :meth:`Encoder.output_dim` tells
+    sample_rate: int | None  # audio rate the model consumes; None for text-only
+    modalities: tuple[str, ...]  # ("audio",), ("text",), ("audio", "text"), ("precomputed",)
+    trains: bool  # fits on the dataset (train side or pre-training pool) before embedding
+    trains_on: str  # e.g. "nothing", "pretrain pool", "train split audio-caption pairs"
+    weights: str  # where initial weights come from, e.g. "random init", "packaged all-MiniLM-L6-v2"
+    citation: str
+    requires: tuple[str, ...] = ()  # importable modules the encoder needs
+    paper_row: str | None = None  # the row of the paper's tables this encoder stands for
+    tags: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("ablation",), ("baseline",)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EncoderUnavailable(RuntimeError):
+    """The encoder cannot run here (missing file, package or weights); the message says what."""
+
+
+class Encoder:
+    """Base class. Subclasses set ``meta`` and ``default_config`` and implement :meth:`embed`."""
+
+    meta: ClassVar[EncoderMeta | None] = None
+    #: Defaults; ``profile_configs[profile]`` is merged on top, then user overrides.
+    default_config: ClassVar[dict[str, Any]] = {}
+    profile_configs: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Profiles whose default grid includes this encoder (``larpbench grid`` without
+    #: ``--encoder``). An encoder can still be run in any profile by naming it.
+    default_profiles: ClassVar[tuple[str, ...]] = ("ci", "quick", "paper")
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config: dict[str, Any] = copy.deepcopy(dict(self.default_config))
+        self.config.update(copy.deepcopy(config or {}))
+        unknown = sorted(set(self.config) - set(self.default_config))
+        if unknown:
+            raise ValueError(
+                f"encoder {self.name!r}: unknown config key(s) {unknown}; "
+                f"known: {sorted(self.default_config)}"
+            )
+
+    @classmethod
+    def from_profile(cls, profile: str, overrides: dict[str, Any] | None = None) -> Encoder:
+        cfg = copy.deepcopy(cls.profile_configs.get(profile, {}))
+        cfg.update(overrides or {})
+        return cls(cfg)
+
+    @property
+    def name(self) -> str:
+        assert self.meta is not None
+        return self.meta.name
+
+    def output_dim(self) -> int:
+        assert self.meta is not None
+        if self.meta.dim is None:
+            raise NotImplementedError(f"{self.name}: meta.dim is None, so output_dim() must be overridden")
+        return self.meta.dim
+
+    def check_available(self) -> None:
+        """Raise :class:`EncoderUnavailable` when something needed is missing. Default: imports."""
+        import importlib.util
+
+        assert self.meta is not None
+        missing = [m for m in self.meta.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            raise EncoderUnavailable(f"encoder {self.name!r} needs module(s) {missing}; pip install them")
+
+    def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
+        """Train on the dataset's non-test side. Returns a small report (losses, times)."""
+        return {}
+
+    def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
+        """Embed tracks as float32 ``[len(track_ids), output_dim()]``."""
+        raise NotImplementedError
+
+    # -- persistence of trained state (for the cache) --------------------------------
+    def state_files(self, workdir: Path) -> list[Path]:
+        """Files that hold trained state (reported in results; not required)."""
+        return []
