@@ -1,0 +1,272 @@
+"""The ``larpbench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+# No hub at run time: model loaders must use packaged or local files.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _parse_overrides(items: list[str] | None, flag: str) -> dict[str, dict[str, Any]]:
+    """``NAME.key=value`` (value parsed as JSON when it is JSON) → {NAME: {key: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        target, sep, value = item.partition("=")
+        name, dot, key = target.partition(".")
+        if not sep or not dot or not name or not key:
+            raise SystemExit(f"{flag}: expected NAME.key=value, got {item!r}")
+        try:
+            parsed: Any = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(name, {})[key] = parsed
+    return out
+
+
+def _print_table(rows: list[list[Any]], headers: list[str]) -> None:
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=headers, tablefmt="simple"))
+
+
+# ------------------------------------------------------------------------------- data
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from benchmark.data import catalog
+
+    rows = []
+    for name, spec in sorted(catalog.specs().items()):
+        built = [s for s in spec.sizes if (catalog.dataset_path(name, s) / "manifest.json").is_file()]
+        rows.append([name, ", ".join(spec.sizes), ", ".join(built) or "-", spec.paper_column or "-",
+                     spec.description])
+    _print_table(rows, ["dataset", "sizes", "built", "paper column", "description"])
+    print(f"\ndata root: {catalog.data_root()} (set LARPBENCH_DATA to change)")
+    return 0
+
+
+def cmd_data_build(args: argparse.Namespace) -> int:
+    from benchmark.data import catalog
+
+    ds = catalog.build(args.name, args.size, seed=args.seed, force=args.force, progress=not args.quiet)
+    print(json.dumps(ds.summary(), indent=1))
+    return 0
+
+
+def _open_dataset(ref: str, size: str):
+    from benchmark.data import catalog
+    from benchmark.data.format import Dataset
+
+    if (Path(ref) / "manifest.json").is_file():
+        return Dataset(ref)
+    return Dataset(catalog.dataset_path(ref, size))
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    from benchmark.datastats import dataset_stats
+
+    ds = _open_dataset(args.dataset, args.size)
+    info = {"summary": ds.summary(), "manifest": ds.manifest, "stats": dataset_stats(ds)}
+    print(json.dumps(info, indent=1, default=str))
+    return 0
+
+
+def cmd_data_validate(args: argparse.Namespace) -> int:
+    from benchmark.data import catalog
+    from benchmark.data.validate import validate
+
+    ref = args.dataset
+    root = ref if (Path(ref) / "manifest.json").is_file() else catalog.dataset_path(ref, args.size)
+    ds = validate(root, checksums=not args.no_checksums)
+    print(f"ok: {ds!r} (content hash {ds.content_hash[:12]})")
+    return 0
+
+
+# ------------------------------------------------------------------------------- registries
+def cmd_encoders(args: argparse.Namespace) -> int:
+    from encoders import REGISTRY
+
+    if args.json:
+        print(json.dumps({n: c.meta.to_dict() for n, c in REGISTRY}, indent=1))
+        return 0
+    rows = []
+    for name, cls in REGISTRY:
+        m = cls.meta
+        rows.append([name, m.version, m.dim or "cfg", "+".join(m.modalities), m.trains_on,
+                     m.paper_row or "-", m.weights])
+    _print_table(rows, ["encoder", "version", "dim", "modalities", "trains on", "paper row", "weights"])
+    return 0
+
+
+def cmd_recommenders(args: argparse.Namespace) -> int:
+    from recommenders import REGISTRY
+
+    if args.json:
+        print(json.dumps({n: c.meta.to_dict() for n, c in REGISTRY}, indent=1))
+        return 0
+    rows = [[n, c.meta.version, "yes" if c.meta.trains else "no", c.meta.paper_row or "-",
+             c.meta.description] for n, c in REGISTRY]
+    _print_table(rows, ["recommender", "version", "trains", "paper row", "description"])
+    return 0
+
+
+# ------------------------------------------------------------------------------- grid
+def cmd_grid(args: argparse.Namespace) -> int:
+    from benchmark.grid import GridConfig, GridRunner
+
+    cfg = GridConfig(
+        profile=args.profile, datasets=args.dataset or (), encoders=args.encoder or (),
+        recommenders=args.recommender or (), seeds=args.seed or (),
+        results_dir=Path(args.results), selection_split=args.selection_split,
+        encoder_overrides=_parse_overrides(args.encoder_config, "--encoder-config"),
+        recommender_overrides=_parse_overrides(args.recommender_config, "--recommender-config"),
+        progress=not args.quiet, fail_fast=args.fail_fast,
+    )
+    runner = GridRunner(cfg)
+    r = runner.cfg
+    print(f"grid [{r.profile}]: datasets {list(r.datasets)} × encoders {list(r.encoders)} × "
+          f"recommenders {list(r.recommenders)} × seeds {list(r.seeds)} = {len(runner.cells())} cells")
+    outcome = runner.run()
+    print("  ".join(f"{k}: {len(v)}" for k, v in outcome.items()))
+    return 1 if outcome["failed"] else 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from benchmark.datastats import write_dataset_stats
+    from benchmark.embeddings import EmbeddingStore
+    from benchmark.grid import GridConfig, GridRunner, make_encoder
+
+    runner = GridRunner(GridConfig(profile=args.profile, datasets=args.dataset or (),
+                                   encoders=[args.encoder], recommenders=["itemknn"],
+                                   progress=not args.quiet))
+    for d in runner.cfg.datasets:
+        ds = runner.dataset(d)
+        enc = make_encoder(args.encoder, args.profile, 0)
+        path = write_dataset_stats(ds, args.profile, d, Path(args.results), EmbeddingStore(enc, ds, 0))
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from benchmark import tables
+
+    results = Path(args.results)
+    if args.number == "1":
+        text = tables.render_table1(results, args.profile)
+    elif args.number == "2":
+        text = tables.render_table2(results, args.profile, with_ci=not args.no_ci)
+    else:
+        raise SystemExit(f"table {args.number}: not available yet")
+    print(text)
+    if args.out:
+        from benchmark.data.format import atomic_write_text
+
+        atomic_write_text(Path(args.out), text + "\n")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from benchmark.regression import compare
+
+    drifts = compare(Path(args.baseline), Path(args.new), profile=args.profile, tolerance=args.tolerance)
+    for d in drifts:
+        print(f"DRIFT {d}")
+    print(f"{len(drifts)} drift(s) beyond tolerance {args.tolerance}")
+    return 1 if drifts else 0
+
+
+# ------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from benchmark import __version__
+    from benchmark.profiles import PROFILES
+    from benchmark.regression import DEFAULT_TOLERANCE
+
+    p = argparse.ArgumentParser(prog="larpbench", description=__doc__ + " Regenerates the LARP "
+                                "paper's tables on generated or imported data.")
+    p.add_argument("--version", action="version", version=f"larpbench {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("data", help="build, inspect and validate datasets")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    x = dsub.add_parser("list", help="datasets the catalog can build, and which are built")
+    x.set_defaults(func=cmd_data_list)
+    x = dsub.add_parser("build", help="build a dataset (generated presets, folk21)")
+    x.add_argument("name")
+    x.add_argument("--size", default="quick")
+    x.add_argument("--seed", type=int, default=None)
+    x.add_argument("--force", action="store_true", help="rebuild even if it exists")
+    x.add_argument("--quiet", action="store_true")
+    x.set_defaults(func=cmd_data_build)
+    for name, fn, help_ in (("info", cmd_data_info, "statistics and manifest of a dataset"),
+                            ("validate", cmd_data_validate, "deep-check a dataset (audio, checksums)")):
+        x = dsub.add_parser(name, help=help_)
+        x.add_argument("dataset", help="catalog name or path to a dataset folder")
+        x.add_argument("--size", default="quick")
+        if name == "validate":
+            x.add_argument("--no-checksums", action="store_true")
+        x.set_defaults(func=fn)
+
+    for name, fn in (("encoders", cmd_encoders), ("recommenders", cmd_recommenders)):
+        x = sub.add_parser(name, help=f"list registered {name}")
+        x.add_argument("--json", action="store_true")
+        x.set_defaults(func=fn)
+
+    g = sub.add_parser("grid", help="run dataset × encoder × recommender × seed cells")
+    g.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    g.add_argument("--dataset", action="append", help="repeatable; default: the profile's datasets")
+    g.add_argument("--encoder", action="append", help="repeatable; default: every encoder of the profile")
+    g.add_argument("--recommender", action="append", help="repeatable; default: every recommender")
+    g.add_argument("--seed", action="append", type=int, help="repeatable; default: the profile's seeds")
+    g.add_argument("--results", default="results", help="results folder (default: results)")
+    g.add_argument("--selection-split", default="valid", choices=["valid", "test"],
+                   help="split used for epoch selection; 'test' reproduces the official code")
+    g.add_argument("--encoder-config", action="append", metavar="NAME.key=value")
+    g.add_argument("--recommender-config", action="append", metavar="NAME.key=value")
+    g.add_argument("--fail-fast", action="store_true")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=cmd_grid)
+
+    s = sub.add_parser("stats", help="compute Table 1 dataset statistics (homogeneity) into results")
+    s.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    s.add_argument("--dataset", action="append")
+    s.add_argument("--encoder", default="melstats", help="audio encoder for homogeneity")
+    s.add_argument("--results", default="results")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_stats)
+
+    t = sub.add_parser("table", help="render a table from result files")
+    t.add_argument("number", choices=["1", "2"])
+    t.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    t.add_argument("--results", default="results")
+    t.add_argument("--out", help="also write the table to this file")
+    t.add_argument("--no-ci", action="store_true", help="omit confidence intervals")
+    t.set_defaults(func=cmd_table)
+
+    c = sub.add_parser("compare", help="compare result files against a baseline (regression check)")
+    c.add_argument("baseline")
+    c.add_argument("new")
+    c.add_argument("--profile")
+    c.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    c.set_defaults(func=cmd_compare)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; finished cells are kept and a rerun resumes", file=sys.stderr)
+        return 130
+    except (LookupError, ValueError, FileNotFoundError) as e:
+        print(f"larpbench: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

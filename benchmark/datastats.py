@@ -1,0 +1,84 @@
+"""Dataset statistics for Table 1, written as a result file per (profile, dataset).
+
+Homogeneity = mean over test playlists of the mean pairwise cosine similarity among the
+audio embeddings of the playlist's tracks, with the audio encoder named in the file.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark import provenance
+from benchmark.data.format import SPLITS, Dataset
+from benchmark.embeddings import EmbeddingStore
+from benchmark.results import SCHEMA, write_result
+
+STATS_FILE = "dataset_stats.json"
+
+
+def mean_pairwise_cosine(vectors: np.ndarray) -> float:
+    """Mean of ``cos(v_i, v_j)`` over unordered pairs ``i < j`` (needs ≥ 2 vectors)."""
+    n = vectors.shape[0]
+    if n < 2:
+        raise ValueError("homogeneity needs at least 2 tracks")
+    v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = v @ v.T
+    return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
+def homogeneity(dataset: Dataset, split: str, ids: list[str], vectors: np.ndarray) -> float:
+    pos = {t: i for i, t in enumerate(ids)}
+    values = [mean_pairwise_cosine(vectors[[pos[t] for t in dataset.playlists[p]]])
+              for p in dataset.playlist_ids(split)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def dataset_stats(dataset: Dataset) -> dict[str, Any]:
+    """Counts in the paper's Table 1 layout plus per-split detail."""
+    per_split: dict[str, Any] = {}
+    for s in SPLITS:
+        pids = dataset.playlist_ids(s)
+        lengths = [len(dataset.playlists[p]) for p in pids]
+        tids = dataset.track_ids(s)
+        occurrences = sum(lengths)
+        per_split[s] = {
+            "tracks": len(tids), "playlists": len(pids),
+            "avg_tracks_per_playlist": float(np.mean(lengths)) if lengths else 0.0,
+            "avg_playlists_per_track": occurrences / len(tids) if tids else 0.0,
+        }
+    all_lengths = [len(t) for t in dataset.playlists.values()]
+    in_playlists = {t for tids in dataset.playlists.values() for t in tids}
+    return {
+        "train_tracks": per_split["train"]["tracks"],
+        "test_playlists": per_split["test"]["playlists"],
+        "eval_tracks": per_split["test"]["tracks"],
+        "avg_tracks_per_playlist": float(np.mean(all_lengths)),
+        "avg_playlists_per_track": sum(all_lengths) / max(len(in_playlists), 1),
+        "pretrain_tracks": len(dataset.track_ids("pretrain")),
+        "per_split": per_split,
+    }
+
+
+def write_dataset_stats(dataset: Dataset, profile: str, dataset_name: str, results_dir: Path,
+                        store: EmbeddingStore) -> Path:
+    """Compute Table 1's row for ``dataset`` (homogeneity with ``store``'s encoder) and write it."""
+    t0 = time.perf_counter()
+    ids, vecs = store.get("test")
+    assert store.encoder.meta is not None
+    stats = dataset_stats(dataset)
+    stats["homogeneity"] = homogeneity(dataset, "test", ids, vecs)
+    result = {
+        "schema": SCHEMA, "kind": "dataset_stats",
+        "cell": {"profile": profile, "dataset": dataset_name},
+        "dataset": {"name": dataset.name, "hash": dataset.content_hash, "manifest": dataset.manifest},
+        "stats": stats,
+        "homogeneity_encoder": {"name": store.encoder.name, "version": store.encoder.meta.version,
+                                "config": store.encoder.config, "split": "test"},
+        "wall_time_s": time.perf_counter() - t0,
+        "provenance": provenance.collect(),
+    }
+    return write_result(Path(results_dir) / profile / dataset_name / STATS_FILE, result)

