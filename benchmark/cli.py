@@ -125,6 +125,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
         results_dir=Path(args.results), selection_split=args.selection_split,
         encoder_overrides=_parse_overrides(args.encoder_config, "--encoder-config"),
         recommender_overrides=_parse_overrides(args.recommender_config, "--recommender-config"),
+        encoder_train_dataset=args.train_dataset,
         progress=not args.quiet, fail_fast=args.fail_fast,
     )
     runner = GridRunner(cfg)
@@ -160,6 +161,8 @@ def cmd_table(args: argparse.Namespace) -> int:
         text = tables.render_table1(results, args.profile)
     elif args.number == "2":
         text = tables.render_table2(results, args.profile, with_ci=not args.no_ci)
+    elif args.number == "4":
+        text = tables.render_table4(results, args.profile)
     else:
         raise SystemExit(f"table {args.number}: not available yet")
     print(text)
@@ -186,8 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmark.profiles import PROFILES
     from benchmark.regression import DEFAULT_TOLERANCE
 
-    p = argparse.ArgumentParser(prog="larpbench", description=__doc__ + " Regenerates the LARP "
-                                "paper's tables on generated or imported data.")
+    p = argparse.ArgumentParser(
+        prog="larpbench",
+        description="Cold-start playlist continuation benchmark for music encoders (LARP, KDD "
+                    "2024): build datasets, run encoder × recommender grids, render the paper's "
+                    "tables from result files, and check results for drift.")
     p.add_argument("--version", action="version", version=f"larpbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -227,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split used for epoch selection; 'test' reproduces the official code")
     g.add_argument("--encoder-config", action="append", metavar="NAME.key=value")
     g.add_argument("--recommender-config", action="append", metavar="NAME.key=value")
+    g.add_argument("--train-dataset", help="train encoders on this dataset, evaluate on --dataset "
+                   "(cross-dataset generalisation, Table 4)")
     g.add_argument("--fail-fast", action="store_true")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_grid)
@@ -240,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_stats)
 
     t = sub.add_parser("table", help="render a table from result files")
-    t.add_argument("number", choices=["1", "2"])
+    t.add_argument("number", choices=["1", "2", "4"])
     t.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     t.add_argument("--results", default="results")
     t.add_argument("--out", help="also write the table to this file")

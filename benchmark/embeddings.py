@@ -21,15 +21,19 @@ from benchmark.data.format import Dataset
 from encoders.base import Encoder
 
 
-def encoder_key(encoder: Encoder, dataset: Dataset, seed: int) -> dict[str, Any]:
+def encoder_key(encoder: Encoder, dataset: Dataset, seed: int,
+                fit_dataset: Dataset | None = None) -> dict[str, Any]:
     assert encoder.meta is not None
-    return {
+    key = {
         "encoder": encoder.meta.name,
         "version": encoder.meta.version,
         "config": encoder.config,
         "dataset_hash": dataset.content_hash,
         "seed": seed,
     }
+    if fit_dataset is not None and fit_dataset.content_hash != dataset.content_hash:
+        key["fit_dataset_hash"] = fit_dataset.content_hash
+    return key
 
 
 def save_embeddings(path: Path, track_ids: Sequence[str], vectors: np.ndarray,
@@ -53,14 +57,20 @@ def load_embeddings(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 class EmbeddingStore:
-    """Lazily fits an encoder (once) and embeds dataset splits (once each), with caching."""
+    """Lazily fits an encoder (once) and embeds dataset splits (once each), with caching.
+
+    ``fit_dataset`` (default: ``dataset``) is the dataset a trained encoder learns from;
+    a different one gives the cross-dataset setting of Table 4 (train on A, embed B).
+    """
 
     def __init__(self, encoder: Encoder, dataset: Dataset, seed: int,
-                 root: Path | None = None, progress: bool = True) -> None:
+                 root: Path | None = None, progress: bool = True,
+                 fit_dataset: Dataset | None = None) -> None:
         self.encoder = encoder
         self.dataset = dataset
+        self.fit_dataset = fit_dataset or dataset
         self.seed = seed
-        self.key = encoder_key(encoder, dataset, seed)
+        self.key = encoder_key(encoder, dataset, seed, fit_dataset)
         self.dir = (root or cache_root()) / "encoders" / encoder.name / key_hash(self.key)
         self.progress = progress
         self.timings: dict[str, float] = {}
@@ -83,7 +93,7 @@ class EmbeddingStore:
         if self.encoder.meta.trains:
             self.workdir.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
-            report = self.encoder.fit(self.dataset, seed=self.seed, workdir=self.workdir) or {}
+            report = self.encoder.fit(self.fit_dataset, seed=self.seed, workdir=self.workdir) or {}
             self.timings["fit_s"] = time.perf_counter() - t0
             if not done.is_file():
                 done.write_text(json.dumps(report, indent=1, sort_keys=True, default=str))

@@ -47,6 +47,8 @@ class GridConfig:
     selection_split: str = "valid"  # "test" reproduces the official code's selection on test
     encoder_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     recommender_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: train encoders on this dataset instead of the evaluated one (cross-dataset, Table 4)
+    encoder_train_dataset: str | None = None
     n_bootstrap: int = 2000
     progress: bool = True
     fail_fast: bool = False
@@ -70,6 +72,7 @@ class GridConfig:
             selection_split=self.selection_split,
             encoder_overrides=self.encoder_overrides,
             recommender_overrides=self.recommender_overrides,
+            encoder_train_dataset=self.encoder_train_dataset,
             n_bootstrap=self.n_bootstrap, progress=self.progress, fail_fast=self.fail_fast,
         )
 
@@ -101,7 +104,8 @@ def cell_key(cell: Cell, encoder: Encoder, recommender: Recommender, dataset: Da
              cfg: GridConfig) -> str:
     assert encoder.meta is not None and recommender.meta is not None
     return key_hash({
-        "protocol": PROTOCOL_VERSION, "cell": cell.__dict__, "dataset_hash": dataset.content_hash,
+        "protocol": PROTOCOL_VERSION, "cell": {k: v for k, v in cell.__dict__.items() if v is not None},
+        "dataset_hash": dataset.content_hash,
         "encoder": [encoder.meta.version, encoder.config],
         "recommender": [recommender.meta.version, recommender.config],
         "shuffle_seed": cfg.shuffle_seed, "selection_split": cfg.selection_split,
@@ -119,7 +123,7 @@ class GridRunner:
 
     def cells(self) -> list[Cell]:
         c = self.cfg
-        return [Cell(c.profile, d, e, r, s)
+        return [Cell(c.profile, d, e, r, s, c.encoder_train_dataset)
                 for d, e, r, s in itertools.product(c.datasets, c.encoders, c.recommenders, c.seeds)]
 
     def dataset(self, name: str) -> Dataset:
@@ -133,11 +137,13 @@ class GridRunner:
             self._queries[dataset, split] = build_queries(self.dataset(dataset), split, self.cfg.shuffle_seed)
         return self._queries[dataset, split]
 
-    def store(self, dataset: str, encoder: Encoder, seed: int) -> EmbeddingStore:
-        key = (dataset, encoder.name, seed)
+    def store(self, dataset: str, encoder: Encoder, seed: int,
+              fit_dataset: str | None = None) -> EmbeddingStore:
+        key = (dataset, encoder.name, seed, fit_dataset)
         if key not in self._stores:
-            self._stores[key] = EmbeddingStore(encoder, self.dataset(dataset), seed,
-                                               progress=self.cfg.progress)
+            self._stores[key] = EmbeddingStore(
+                encoder, self.dataset(dataset), seed, progress=self.cfg.progress,
+                fit_dataset=self.dataset(fit_dataset) if fit_dataset else None)
         return self._stores[key]
 
     # ------------------------------------------------------------------------ one cell
@@ -155,6 +161,9 @@ class GridRunner:
         assert encoder.meta is not None and recommender.meta is not None
         base: dict[str, Any] = {
             "schema": SCHEMA, "cell": cell.__dict__, "cell_key": ckey,
+            "encoder_trained_on": ({"name": cell.train_dataset,
+                                    "hash": self.dataset(cell.train_dataset).content_hash}
+                                   if cell.train_dataset else None),
             "dataset": {"name": dataset.name, "hash": dataset.content_hash, "root": str(dataset.root),
                         "summary": dataset.summary(), "paper_column": _paper_column(cell.dataset)},
             "encoder": {"meta": encoder.meta.to_dict(), "config": encoder.config},
@@ -172,7 +181,7 @@ class GridRunner:
             return "unavailable", path
 
         t_start = time.perf_counter()
-        store = self.store(cell.dataset, encoder, cell.seed)
+        store = self.store(cell.dataset, encoder, cell.seed, cell.train_dataset)
         test = self.queries(cell.dataset, "test")
         _, test_vecs = store.get("test")
         fit_report: dict[str, Any] = {}

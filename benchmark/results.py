@@ -27,13 +27,20 @@ class Cell:
     encoder: str
     recommender: str
     seed: int
+    #: the dataset a trained encoder learns from when it is not ``dataset`` (Table 4)
+    train_dataset: str | None = None
+
+    @property
+    def encoder_label(self) -> str:
+        return self.encoder if self.train_dataset is None else f"{self.encoder}@{self.train_dataset}"
 
     def path(self, results_dir: Path) -> Path:
-        return (Path(results_dir) / self.profile / self.dataset / self.encoder / self.recommender
+        return (Path(results_dir) / self.profile / self.dataset / self.encoder_label / self.recommender
                 / f"seed{self.seed}.json")
 
     def label(self) -> str:
-        return f"{self.dataset} × {self.encoder} × {self.recommender} × seed {self.seed} [{self.profile}]"
+        return (f"{self.dataset} × {self.encoder_label} × {self.recommender} × seed {self.seed} "
+                f"[{self.profile}]")
 
 
 def _jsonable(obj: Any) -> Any:
