@@ -19,23 +19,37 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int) -> np.n
 
     Returns int64 ``[n_rows, k]`` ordered by (score descending, index ascending). If a row
     has fewer than ``k`` unmasked candidates, the tail is filled with -1.
+
+    ``torch.topk`` finds each row's k best; a row where equal scores straddle the k-th
+    value falls back to an exact selection of every candidate at least that large, so
+    the result never depends on how the selection algorithm orders ties.
     """
-    scores = np.array(scores, dtype=np.result_type(scores.dtype, np.float32), copy=True)
-    n, m = scores.shape
-    for r, mask in enumerate(masks):
-        scores[r, mask] = -np.inf
-    kk = min(k, m)
+    import torch
+
+    s = np.array(scores, dtype=np.result_type(scores.dtype, np.float32), copy=True)
+    n, m = s.shape
     out = np.full((n, k), -1, dtype=np.int64)
-    if kk == 0:
+    kk = min(k, m)
+    if n == 0 or kk == 0:
         return out
-    # the kk-th largest value per row, then every candidate at least that large (ties included)
-    part = np.partition(scores, m - kk, axis=1)[:, m - kk]
+    lens = np.fromiter((len(x) for x in masks), dtype=np.int64, count=n)
+    if lens.sum():
+        rows = np.repeat(np.arange(n), lens)
+        cols = np.concatenate([np.asarray(x, dtype=np.int64) for x in masks])
+        s[rows, cols] = -np.inf
+    vals_t, idx_t = torch.topk(torch.from_numpy(s), kk, dim=1, sorted=False)
+    vals, idx = vals_t.numpy(), idx_t.numpy()
+    kth = vals.min(axis=1)
+    n_at_least = (s >= kth[:, None]).sum(axis=1)
     for r in range(n):
-        cand = np.flatnonzero(scores[r] >= part[r])
-        cand = cand[np.isfinite(scores[r, cand])]
-        order = np.lexsort((cand, -scores[r, cand]))
-        top = cand[order][:kk]
-        out[r, : len(top)] = top
+        if n_at_least[r] == kk and np.isfinite(kth[r]):
+            order = np.lexsort((idx[r], -vals[r]))
+            out[r, :kk] = idx[r][order]
+        else:  # ties at the k-th value, or masked (-inf) entries inside the top k
+            cand = np.flatnonzero(s[r] >= kth[r])
+            cand = cand[np.isfinite(s[r, cand])]
+            top = cand[np.lexsort((cand, -s[r, cand]))][:kk]
+            out[r, : len(top)] = top
     return out
 
 

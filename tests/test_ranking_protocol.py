@@ -60,3 +60,17 @@ def test_queries_follow_protocol(tiny_dataset):
     assert all((a == b).all() for a, b in zip(q.seeds, q2.seeds))
     q3 = build_queries(tiny_dataset, "test", shuffle_seed=1)
     assert any(set(a) != set(b) for a, b in zip(q.seeds, q3.seeds))
+
+
+def test_topk_equals_bruteforce_with_heavy_ties():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m, k = 4, int(rng.integers(1, 60)), int(rng.integers(1, 45))
+        s = rng.integers(0, 4, size=(n, m)).astype(np.float32)  # few distinct values: many ties
+        masks = [rng.choice(m, size=int(rng.integers(0, m)), replace=False) for _ in range(n)]
+        got = topk_masked(s, masks, k)
+        for r in range(n):
+            sc = s[r].astype(float)
+            sc[masks[r]] = -np.inf
+            exp = [i for i in sorted(range(m), key=lambda i: (-sc[i], i)) if np.isfinite(sc[i])][:k]
+            assert got[r].tolist() == exp + [-1] * (k - len(exp))
