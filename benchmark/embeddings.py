@@ -27,7 +27,7 @@ def encoder_key(encoder: Encoder, dataset: Dataset, seed: int,
     key = {
         "encoder": encoder.meta.name,
         "version": encoder.meta.version,
-        "config": encoder.config,
+        "config": encoder.cache_config(),
         "dataset_hash": dataset.content_hash,
         "seed": seed,
     }

@@ -106,7 +106,7 @@ def cell_key(cell: Cell, encoder: Encoder, recommender: Recommender, dataset: Da
     return key_hash({
         "protocol": PROTOCOL_VERSION, "cell": {k: v for k, v in cell.__dict__.items() if v is not None},
         "dataset_hash": dataset.content_hash,
-        "encoder": [encoder.meta.version, encoder.config],
+        "encoder": [encoder.meta.version, encoder.cache_config()],
         "recommender": [recommender.meta.version, recommender.config],
         "shuffle_seed": cfg.shuffle_seed, "selection_split": cfg.selection_split,
     })

@@ -61,6 +61,8 @@ class Encoder:
     #: Profiles whose default grid includes this encoder (``larpbench grid`` without
     #: ``--encoder``). An encoder can still be run in any profile by naming it.
     default_profiles: ClassVar[tuple[str, ...]] = ("ci", "quick", "paper")
+    #: Config keys that change how fast, not what, an encoder computes: left out of cache keys.
+    runtime_keys: ClassVar[frozenset[str]] = frozenset({"device", "num_threads", "num_workers"})
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config: dict[str, Any] = copy.deepcopy(dict(self.default_config))
@@ -77,6 +79,10 @@ class Encoder:
         cfg = copy.deepcopy(cls.profile_configs.get(profile, {}))
         cfg.update(overrides or {})
         return cls(cfg)
+
+    def cache_config(self) -> dict[str, Any]:
+        """The config without :attr:`runtime_keys`: what cache and result keys hash."""
+        return {k: v for k, v in self.config.items() if k not in self.runtime_keys}
 
     @property
     def name(self) -> str:
