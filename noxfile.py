@@ -110,3 +110,39 @@ def regression(session: nox.Session) -> None:
     scratch = ROOT / ".cache" / "regression-results"
     _larpbench(session, "grid", "--profile", "ci", "--results", str(scratch), "--fail-fast")
     _larpbench(session, "compare", "results", str(scratch), "--profile", "ci")
+
+
+TABLE3_ENCODERS = ("bert-text", "htsat-audio", "larp-wtc", "larp-ttc", "larp-tpc", "larp")
+TABLE4_ENCODERS = ("larp", "mule", "clap-ft")
+TABLE4_PAIRS = (("synth-mpd", "synth-lfm"), ("synth-mpd", "folk21"))
+
+
+@nox.session
+def reproduce_table3(session: nox.Session) -> None:
+    """Table 3 (LARP ablation with ItemKNN) for a profile (default quick)."""
+    _project_env(session)
+    profile, rest = _profile(session)
+    encs = [a for e in TABLE3_ENCODERS for a in ("--encoder", e)]
+    _larpbench(session, "grid", "--profile", profile, "--recommender", "itemknn", *encs, *rest)
+    _larpbench(session, "table", "3", "--profile", profile, "--out", f"results/{profile}/table3.md")
+
+
+@nox.session
+def reproduce_figures(session: nox.Session) -> None:
+    """Figure 4 (n_seed sweep) and Figure 5 (LARP validation curves) as PNG."""
+    _project_env(session)
+    profile, rest = _profile(session)
+    _larpbench(session, "figures", "--profile", profile, *rest)
+
+
+@nox.session
+def reproduce_table4(session: nox.Session) -> None:
+    """Table 4: encoders trained on one dataset, tested on another, beside in-domain training."""
+    _project_env(session)
+    profile, rest = _profile(session)
+    encs = [a for e in TABLE4_ENCODERS for a in ("--encoder", e)]
+    for source, target in TABLE4_PAIRS:
+        common = ["--profile", profile, "--dataset", target, "--recommender", "itemknn", *encs, *rest]
+        _larpbench(session, "grid", *common)
+        _larpbench(session, "grid", *common, "--train-dataset", source)
+    _larpbench(session, "table", "4", "--profile", profile, "--out", f"results/{profile}/table4.md")

@@ -153,11 +153,52 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from benchmark.data import importers  # noqa: F401  (fail early if the package is missing)
+
+    if args.source == "mpd":
+        from benchmark.data.importers.mpd import import_mpd
+
+        ds = import_mpd(args.inputs[0], args.audio, args.out, train_size=args.train_size,
+                        valid_size=args.valid_size, test_size=args.test_size, seed=args.seed,
+                        overwrite=args.overwrite)
+    elif args.source == "lastfm":
+        from benchmark.data.importers.lastfm import import_lastfm
+
+        if len(args.inputs) != 2:
+            raise SystemExit("data import lastfm: give EVENTS_TSV TRACKS_TSV")
+        ds = import_lastfm(args.inputs[0], args.inputs[1], args.audio, args.out, overwrite=args.overwrite)
+    else:
+        from benchmark.data.importers.larp_release import import_larp_release
+
+        ds = import_larp_release(args.inputs[0], args.audio, args.out, trust_pickle=args.trust_pickle,
+                                 overwrite=args.overwrite)
+    print(json.dumps(ds.summary(), indent=1))
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from benchmark import larp_reports
+    from benchmark.cache import cache_root
+
+    out = Path(args.results) / args.profile
+    if not args.skip_sweep:
+        for d in args.dataset or ["synth-mpd"]:
+            larp_reports.figure4_sweep(d, args.profile, results_dir=args.results, progress=not args.quiet)
+    print(f"wrote {larp_reports.figure4(args.results, out / 'figure4.png')}")
+    print(f"wrote {larp_reports.figure5(cache_root() / 'shared' / 'larp', out / 'figure5.png')}")
+    return 0
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     from benchmark import tables
 
     results = Path(args.results)
-    if args.number == "1":
+    if args.number == "3":
+        from benchmark.larp_reports import render_table3
+
+        text = render_table3(results, args.profile, with_ci=not args.no_ci)
+    elif args.number == "1":
         text = tables.render_table1(results, args.profile)
     elif args.number == "2":
         text = tables.render_table2(results, args.profile, with_ci=not args.no_ci)
@@ -208,6 +249,21 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--force", action="store_true", help="rebuild even if it exists")
     x.add_argument("--quiet", action="store_true")
     x.set_defaults(func=cmd_data_build)
+    x = dsub.add_parser("import", help="import real data (MPD slices, Last.fm TSVs, LARP release)")
+    x.add_argument("source", choices=["mpd", "lastfm", "larp-release"])
+    x.add_argument("inputs", nargs="+", help="mpd: SLICES_DIR; lastfm: EVENTS_TSV TRACKS_TSV; "
+                   "larp-release: RELEASE_DIR (with {train,valid,test}.pkl)")
+    x.add_argument("--audio", required=True, help="folder of audio files named by track id/URI")
+    x.add_argument("--out", required=True, help="output dataset folder")
+    x.add_argument("--train-size", type=int, default=100_000)
+    x.add_argument("--valid-size", type=int, default=1_000)
+    x.add_argument("--test-size", type=int, default=1_000)
+    x.add_argument("--seed", type=int, default=45)
+    x.add_argument("--trust-pickle", action="store_true",
+                   help="allow reading the LARP release's pandas pickles (pickles can run code: "
+                        "only for files you trust)")
+    x.add_argument("--overwrite", action="store_true")
+    x.set_defaults(func=cmd_data_import)
     for name, fn, help_ in (("info", cmd_data_info, "statistics and manifest of a dataset"),
                             ("validate", cmd_data_validate, "deep-check a dataset (audio, checksums)")):
         x = dsub.add_parser(name, help=help_)
@@ -248,12 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_stats)
 
     t = sub.add_parser("table", help="render a table from result files")
-    t.add_argument("number", choices=["1", "2", "4"])
+    t.add_argument("number", choices=["1", "2", "3", "4"])
     t.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     t.add_argument("--results", default="results")
     t.add_argument("--out", help="also write the table to this file")
     t.add_argument("--no-ci", action="store_true", help="omit confidence intervals")
     t.set_defaults(func=cmd_table)
+
+    f = sub.add_parser("figures", help="Figures 4 (n_seed sweep) and 5 (LARP validation curves)")
+    f.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    f.add_argument("--dataset", action="append", help="datasets of the n_seed sweep (default synth-mpd)")
+    f.add_argument("--results", default="results")
+    f.add_argument("--skip-sweep", action="store_true", help="only plot existing result/log files")
+    f.add_argument("--quiet", action="store_true")
+    f.set_defaults(func=cmd_figures)
 
     c = sub.add_parser("compare", help="compare result files against a baseline (regression check)")
     c.add_argument("baseline")

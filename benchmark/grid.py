@@ -129,6 +129,10 @@ class GridRunner:
     def dataset(self, name: str) -> Dataset:
         if name not in self._datasets:
             size = get_profile(self.cfg.profile).dataset_size
+            if not (Path(name) / "manifest.json").is_file():
+                sizes = catalog.get_spec(name).sizes
+                if size not in sizes and self.cfg.profile == "paper":
+                    size = sizes[-1]  # a dataset without a "paper" size runs at its largest
             self._datasets[name] = catalog.ensure(name, size, progress=self.cfg.progress)
         return self._datasets[name]
 
