@@ -1,0 +1,21 @@
+"""Importers of real data sets into the canonical format (:mod:`benchmark.data.format`).
+
+- :func:`import_mpd` — the Spotify Million Playlist Dataset slices + audio, with LARP's
+  official split procedure;
+- :func:`import_lastfm` — Last.fm (LFM-2b style) listening events + track metadata +
+  audio, as user playlists (paper §4.1);
+- :func:`import_larp_release` — the split files LARP released (pickles: read only with
+  ``trust_pickle=True``).
+
+Each validates its input (errors name the file and the line or record), lists tracks
+whose audio is missing in ``import_report.json`` and on stdout, and returns the
+:class:`~benchmark.data.format.Dataset` it wrote.
+"""
+
+from .common import REPORT_NAME, ImportFormatError, PickleRefusedError
+from .larp_release import import_larp_release
+from .lastfm import import_lastfm
+from .mpd import import_mpd
+
+__all__ = ["REPORT_NAME", "ImportFormatError", "PickleRefusedError", "import_larp_release", "import_lastfm",
+           "import_mpd"]
