@@ -50,14 +50,13 @@ def dataset_stats(dataset: Dataset) -> dict[str, Any]:
             "avg_tracks_per_playlist": float(np.mean(lengths)) if lengths else 0.0,
             "avg_playlists_per_track": occurrences / len(tids) if tids else 0.0,
         }
-    all_lengths = [len(t) for t in dataset.playlists.values()]
-    in_playlists = {t for tids in dataset.playlists.values() for t in tids}
     return {
         "train_tracks": per_split["train"]["tracks"],
         "test_playlists": per_split["test"]["playlists"],
         "eval_tracks": per_split["test"]["tracks"],
-        "avg_tracks_per_playlist": float(np.mean(all_lengths)),
-        "avg_playlists_per_track": sum(all_lengths) / max(len(in_playlists), 1),
+        # the training side, where the paper's 1.41 (MPD) and 4.63 (LFM) hold
+        "avg_tracks_per_playlist": per_split["train"]["avg_tracks_per_playlist"],
+        "avg_playlists_per_track": per_split["train"]["avg_playlists_per_track"],
         "pretrain_tracks": len(dataset.track_ids("pretrain")),
         "per_split": per_split,
     }

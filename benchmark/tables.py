@@ -93,7 +93,8 @@ def render_table1(results_dir: Path, profile: str) -> str:
            tabulate(rows, headers=headers, tablefmt="github"), "",
            f"Homogeneity: mean pairwise cosine among the audio embeddings of a test playlist's tracks, "
            f"averaged over test playlists; audio encoder: {', '.join(sorted(encoders)) or '—'} "
-           f"(the paper's encoder is not stated). Avg playlists/track counts tracks in any playlist."]
+           f"(the paper's encoder is not stated). Avg tracks/playlist and playlists/track are "
+           f"over the training split (per-split values are in the result files)."]
     return "\n".join(out)
 
 
