@@ -77,11 +77,16 @@ class GridConfig:
         )
 
 
-def make_encoder(name: str, profile: str, seed: int, overrides: dict[str, Any] | None = None) -> Encoder:
+def make_encoder(name: str, profile: str, seed: int, overrides: dict[str, Any] | None = None,
+                 selection_split: str | None = None) -> Encoder:
+    """The encoder's profile config, with the cell's seed and the grid's selection split
+    passed to encoders that have those options (unless overridden explicitly)."""
     cls = ENCODERS.get(name)
     cfg = dict(overrides or {})
     if "seed" in cls.default_config and "seed" not in cfg:
         cfg["seed"] = seed
+    if selection_split and "selection_split" in cls.default_config and "selection_split" not in cfg:
+        cfg["selection_split"] = selection_split
     return cls.from_profile(profile, cfg)
 
 
@@ -156,7 +161,8 @@ class GridRunner:
         cfg = self.cfg
         path = cell.path(cfg.results_dir)
         dataset = self.dataset(cell.dataset)
-        encoder = make_encoder(cell.encoder, cfg.profile, cell.seed, cfg.encoder_overrides.get(cell.encoder))
+        encoder = make_encoder(cell.encoder, cfg.profile, cell.seed, cfg.encoder_overrides.get(cell.encoder),
+                               cfg.selection_split)
         recommender = make_recommender(cell.recommender, cfg.profile, cell.seed,
                                        cfg.recommender_overrides.get(cell.recommender))
         ckey = cell_key(cell, encoder, recommender, dataset, cfg)

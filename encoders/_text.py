@@ -127,6 +127,7 @@ def check_text_model(name_or_path: str | os.PathLike[str]) -> ResolvedTextModel:
     """
     from encoders.base import EncoderUnavailable
 
+    hub_offline()  # before anything imports huggingface_hub, so it never tries the network
     r = resolve_text_model(name_or_path)
     if r.local:
         if not (Path(r.source) / "config.json").is_file():
