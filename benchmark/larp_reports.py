@@ -1,0 +1,402 @@
+"""LARP's ablation table and figures, rendered from result and log files only.
+
+* :func:`render_table3` — Table 3 (ItemKNN; BERT text only, HTS-AT audio only,
+  LARP-WTC, LARP-TTC, LARP-TPC, LARP-TPC-fusion) from grid result files, ours beside the
+  paper's numbers, with paired permutation tests between consecutive LARP stages.
+* :func:`figure4_sweep` — trains LARP with the TPC fusion's ``n_seed`` ∈ {1, 5, 10, 20,
+  30} (paper §5.4; stages 1-2 are shared, only stage 3 is retrained), evaluates each
+  with ItemKNN on the test split and writes one result file per value under
+  ``<results>/<profile>/figure4/<dataset>/nseed<k>_seed<s>.json`` (the grid's result
+  schema; the file names keep them out of the Table 2 loader).
+* :func:`figure4` — Recall@10 and NDCG@10 against ``n_seed`` from those files (PNG).
+* :func:`figure5` — validation Recall@10 / NDCG@10 per epoch through the three stages,
+  from the trainer's ``log.jsonl`` files (PNG).
+
+Wiring (CLI / nox): ``render_table3(results_dir, profile)``, ``figure4_sweep(dataset,
+profile, ...)`` then ``figure4(results_dir, out_png)``, ``figure5(log_files_or_dir,
+out_png)`` — the LARP stage logs live under ``$LARPBENCH_CACHE/shared/larp`` and are
+copied into each LARP encoder's workdir as ``larp_log_stage<k>.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Table 3's rows (the paper's labels) and the encoders that stand for them.
+TABLE3_ROWS: tuple[str, ...] = ("BERT (text only)", "HTS-AT (audio only)", "LARP-WTC", "LARP-TTC",
+                                "LARP-TPC", "LARP-TPC-fusion")
+TABLE3_ENCODERS: tuple[str, ...] = ("bert-text", "htsat-audio", "larp-wtc", "larp-ttc", "larp-tpc", "larp")
+#: our encoders' ``paper_row`` -> Table 3's label (the full model is "LARP" in Table 2)
+ROW_ALIASES = {"LARP": "LARP-TPC-fusion"}
+FIGURE4_N_SEEDS: tuple[int, ...] = (1, 5, 10, 20, 30)
+_STAGE_PAIRS = (("LARP-WTC", "LARP-TTC"), ("LARP-TTC", "LARP-TPC"), ("LARP-TTC", "LARP-TPC-fusion"),
+                ("LARP-TPC", "LARP-TPC-fusion"))
+
+
+# ============================================================================== Table 3
+def _profiles_in(results_dir: Path) -> list[str]:
+    base = Path(results_dir)
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.rglob("seed*.json"))) \
+        if base.is_dir() else []
+
+
+def table3_data(results_dir: Path, profile: str) -> dict[str, Any]:
+    """Table 3 as data: per dataset, per row label, the Table-2 entry of the ItemKNN cell."""
+    from benchmark.tables import table2_data
+
+    data = table2_data(Path(results_dir), profile)
+    recs = [r for r, label in data["recommenders"].items() if label == "ItemKNN"]
+    out: dict[str, Any] = {"datasets": data["datasets"], "rows": {}, "encoders": {}, "paper_column": {}}
+    for d in data["datasets"]:
+        out["rows"][d] = {}
+        for e, info in data["encoders"].items():
+            label = ROW_ALIASES.get(info["label"], info["label"])
+            if label not in TABLE3_ROWS:
+                continue
+            for r in recs:
+                if (d, e, r) in data["values"]:
+                    out["rows"][d][label] = data["values"][d, e, r]
+                    out["encoders"][label] = (e, info)
+            col = info["paper_column"].get(d)
+            if col:
+                out["paper_column"][d] = col
+    return out
+
+
+def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: bool = True) -> str:
+    """Table 3 (ablation, ItemKNN) for ``profile`` (every profile found when ``None``)."""
+    from tabulate import tabulate
+
+    from benchmark.metrics import paired_permutation_test
+    from benchmark.tables import PAPER_METRICS, paper_numbers
+
+    results_dir = Path(results_dir)
+    profiles = [profile] if profile else _profiles_in(results_dir)
+    if not profiles:
+        return f"Table 3 — no result files under {results_dir}"
+    paper = paper_numbers()["table3_ablation_itemknn"]
+    parts = []
+    for prof in profiles:
+        data = table3_data(results_dir, prof)
+        out = [f"Table 3 — ablation with ItemKNN (profile {prof}); each cell: ours [95% CI] (paper)", ""]
+        notes: list[str] = []
+        for d in data["datasets"]:
+            rows_d = data["rows"].get(d, {})
+            if not rows_d:
+                continue
+            col = data["paper_column"].get(d)
+            out.append(f"### {d}" + (f" (stands in for the paper's {col})" if col else ""))
+            rows = []
+            for label in TABLE3_ROWS:
+                entry = rows_d.get(label)
+                enc = data["encoders"].get(label, (None, None))[0]
+                pvals = paper.get(label, {}).get(col or "", {})
+                row = [label + (f" ({enc})" if enc else "")]
+                for pm in PAPER_METRICS:
+                    pv = pvals.get(pm)
+                    ptxt = f" ({pv:.4f})" if pv is not None else ""
+                    if entry is None:
+                        row.append("not run" + ptxt)
+                    elif entry.get("status") != "ok":
+                        row.append(f"n/a: {entry.get('status')}" + ptxt)
+                    else:
+                        ci = ""
+                        if with_ci:
+                            lo, hi = entry[pm + "_ci"]
+                            ci = f" [{lo:.4f}, {hi:.4f}]"
+                        row.append(f"{entry[pm]:.4f}{ci}{ptxt}")
+                rows.append(row)
+            out += [tabulate(rows, headers=["Encoder", *PAPER_METRICS], tablefmt="github"), ""]
+            for a, b in _STAGE_PAIRS:
+                ea, eb = rows_d.get(a), rows_d.get(b)
+                if ea and eb and ea.get("status") == "ok" and eb.get("status") == "ok":
+                    pa, pb = ea["R@10_per_playlist"], eb["R@10_per_playlist"]
+                    if len(pa) == len(pb):
+                        p = paired_permutation_test(pb, pa)
+                        notes.append(f"{d}: R@10 {b} − {a} = {eb['R@10'] - ea['R@10']:+.4f} "
+                                     f"(paired sign-flip permutation test over playlists, p = {p:.3g})")
+        for label, (e, info) in sorted(data["encoders"].items()):
+            cfg = info["config"]
+            name = cfg.get("model_config") or cfg.get("htsat") or cfg.get("model") or ""
+            notes.append(f"{label} = `{e}` v{info['meta']['version']}" + (f", config {name}" if name else "")
+                         + f"; weights: {info['meta']['weights']}")
+        out += ["Notes:"] + [f"- {n}" for n in notes]
+        out.append("- Our `larp` is the paper's full model (Table 3's LARP-TPC-fusion). LARP stages select "
+                   "epochs on the validation split unless the encoder config says selection_split=test. "
+                   "Paper numbers are from real MPD/LFM and are not expected to match generated data.")
+        parts.append("\n".join(out))
+    return "\n\n".join(parts)
+
+
+# ============================================================================== Figure 4
+def _figure4_path(results_dir: Path, profile: str, dataset: str, n_seed: int, seed: int) -> Path:
+    return Path(results_dir) / profile / "figure4" / dataset / f"nseed{n_seed}_seed{seed}.json"
+
+
+def figure4_sweep(dataset: str = "synth-mpd", profile: str = "quick",
+                  n_seeds: Sequence[int] = FIGURE4_N_SEEDS, seed: int = 0,
+                  results_dir: str | Path = "results", overrides: dict[str, Any] | None = None,
+                  encoder: str = "larp", progress: bool = True, force: bool = False) -> list[Path]:
+    """Train ``encoder`` once per ``n_seed`` (config override) on ``dataset`` at the
+    profile's size, evaluate with ItemKNN on the test split, write one result file each.
+
+    Stages 1 and 2 do not depend on ``n_seed`` and are trained once. Existing files with
+    the same key are kept unless ``force``.
+    """
+    from benchmark import provenance
+    from benchmark.cache import key_hash
+    from benchmark.data import catalog
+    from benchmark.embeddings import EmbeddingStore
+    from benchmark.evaluation import evaluate_recommender
+    from benchmark.metrics import bootstrap_ci
+    from benchmark.profiles import get_profile
+    from benchmark.protocol import build_queries
+    from benchmark.results import SCHEMA, is_complete, write_result
+    from encoders import REGISTRY
+    from recommenders.itemknn import ItemKNN
+
+    prof = get_profile(profile)
+    ds = catalog.ensure(dataset, prof.dataset_size, progress=progress)
+    in_catalog = dataset in catalog.specs()
+    label = dataset if in_catalog else ds.name  # a folder path: name it by its manifest
+    queries = build_queries(ds, "test")
+    cls = REGISTRY.get(encoder)
+    written = []
+    for n in n_seeds:
+        enc = cls.from_profile(profile, {**(overrides or {}), "n_seed": int(n), "seed": int(seed)})
+        rec = ItemKNN()
+        cell = {"profile": profile, "dataset": label, "encoder": encoder, "recommender": rec.name,
+                "seed": int(seed)}
+        key = key_hash({"figure4": 1, "cell": cell, "dataset_hash": ds.content_hash,
+                        "encoder": [enc.meta.version, enc.config], "recommender": [rec.meta.version, rec.config]})
+        path = _figure4_path(Path(results_dir), profile, label, int(n), int(seed))
+        if not force and is_complete(path, key):
+            written.append(path)
+            continue
+        t0 = time.perf_counter()
+        store = EmbeddingStore(enc, ds, int(seed), progress=progress)
+        _, vecs = store.get("test")
+        per = evaluate_recommender(rec, queries, vecs)
+        result = {
+            "schema": SCHEMA, "kind": "figure4_nseed", "cell": cell, "cell_key": key, "n_seed": int(n),
+            "status": "ok",
+            "dataset": {"name": ds.name, "hash": ds.content_hash, "summary": ds.summary(),
+                        "paper_column": catalog.get_spec(dataset).paper_column if in_catalog else None},
+            "encoder": {"meta": enc.meta.to_dict(), "config": enc.config},
+            "recommender": {"meta": rec.meta.to_dict(), "config": rec.config},
+            "protocol": {"shuffle_seed": queries.shuffle_seed, "split": "test", "n_seeds": "round(n/2)",
+                         "selection_split": enc.larp_config["selection_split"]},
+            "metrics": {m: float(v.mean()) for m, v in per.items()},
+            "ci95": {m: bootstrap_ci(v, seed=int(seed)) for m, v in per.items()},
+            "n_playlists": len(queries.playlist_ids),
+            "per_playlist": {"playlist_ids": queries.playlist_ids, **per},
+            "encoder_fit": store.fit_report, "wall_time_s": {**store.timings, "total_s": time.perf_counter() - t0},
+            "provenance": provenance.collect(),
+        }
+        write_result(path, result)
+        written.append(path)
+    return written
+
+
+def figure4_data(results_dir: str | Path) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
+    """``{(profile, dataset): {n_seed: {"recall@10": mean over seeds, ..., "ci": {...}}}}``."""
+    from benchmark.results import read_result
+
+    groups: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for path in sorted(Path(results_dir).rglob("figure4/*/nseed*_seed*.json")):
+        r = read_result(path)
+        if r.get("kind") != "figure4_nseed" or r.get("status") != "ok":
+            continue
+        groups[r["cell"]["profile"], r["cell"]["dataset"]][int(r["n_seed"])].append(r)
+    out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for g, by_n in groups.items():
+        out[g] = {}
+        for n, rs in sorted(by_n.items()):
+            entry: dict[str, Any] = {"seeds": len(rs), "ci": {}}
+            for m in ("recall@10", "ndcg@10"):
+                entry[m] = float(np.mean([r["metrics"][m] for r in rs]))
+                if len(rs) == 1:
+                    entry["ci"][m] = tuple(rs[0]["ci95"][m])
+            out[g][n] = entry
+    return out
+
+
+def figure4(results_dir: str | Path, out_png: str | Path) -> Path:
+    """Recall@10 and NDCG@10 against the TPC fusion's ``n_seed`` (paper Figure 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = figure4_data(results_dir)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, m, title in zip(axes, ("recall@10", "ndcg@10"), ("Recall@10", "NDCG@10")):
+        for (prof, ds), by_n in sorted(data.items()):
+            ns = sorted(by_n)
+            ys = [by_n[n][m] for n in ns]
+            cis = [by_n[n]["ci"].get(m) for n in ns]
+            if all(c is not None for c in cis):
+                err = np.array([[y - c[0], c[1] - y] for y, c in zip(ys, cis)]).T
+                ax.errorbar(ns, ys, yerr=err, marker="o", capsize=3, label=f"{ds} ({prof})")
+            else:
+                ax.plot(ns, ys, marker="o", label=f"{ds} ({prof})")
+        ax.set_xlabel("n_seed (TPC fusion, training)")
+        ax.set_title(title)
+        ax.set_xticks(list(FIGURE4_N_SEEDS))
+        ax.grid(alpha=0.3)
+    if data:
+        axes[0].legend(fontsize=8)
+    else:
+        for ax in axes:
+            ax.text(0.5, 0.5, "no figure4 results", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle("LARP sensitivity to the number of seed tracks in TPC (test split, ItemKNN)", fontsize=10)
+    fig.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out
+
+
+# ============================================================================== Figure 5
+def read_logs(log_files_or_dir: str | Path | Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every record of the LARP stage logs (``log.jsonl``, ``larp_log_stage*.jsonl``), deduplicated."""
+    if isinstance(log_files_or_dir, (str, Path)):
+        p = Path(log_files_or_dir)
+        files = sorted([*p.rglob("log.jsonl"), *p.rglob("larp_log_stage*.jsonl")]) if p.is_dir() else [p]
+    else:
+        files = [Path(f) for f in log_files_or_dir]
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if "stage" not in r or "epoch" not in r:
+                continue
+            k = (r.get("stage_dir"), r.get("dataset"), r.get("model_config"), r.get("seed"), r["stage"],
+                 r.get("fusion"), r.get("n_seed"), r["epoch"])
+            if k in seen:
+                continue
+            seen.add(k)
+            out.append(r)
+    return out
+
+
+def _variant(r: dict[str, Any]) -> str:
+    return ("fusion" if r.get("fusion") else "mean") + (f", n_seed={r['n_seed']}" if r.get("n_seed") else "")
+
+
+def _chains(records: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]]:
+    """Group records into runs ``{key: {"1": [...], "2": [...], "3:<variant>": [...]}}``.
+
+    Records that name their stage folder and its parent (``stage_dir``, ``parent_dir``)
+    are chained exactly: one run per stage-2 folder (or per stage-1 folder without a
+    stage 2), with all stage-3 folders trained from it. Older records are grouped by
+    (dataset, model_config, seed).
+    """
+    chains: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    by_dir: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    loose = []
+    for r in records:
+        (by_dir[r["stage_dir"]] if r.get("stage_dir") else loose).append(r)
+    stage_of = {d: int(rs[0]["stage"]) for d, rs in by_dir.items()}
+    parent = {d: rs[0].get("parent_dir") for d, rs in by_dir.items()}
+    s2_dirs = [d for d, s in stage_of.items() if s == 2]
+    placed: set[str] = set()
+    for d1 in [d for d, s in stage_of.items() if s == 1]:
+        kids = [d for d in s2_dirs if parent[d] == d1]
+        for d2 in kids or [None]:
+            first = by_dir[d1][0]
+            key = (first.get("dataset"), first.get("model_config"), first.get("seed"), (d2 or d1)[:8])
+            chains[key]["1"] = by_dir[d1]
+            placed.add(d1)
+            if d2 is not None:
+                chains[key]["2"] = by_dir[d2]
+                placed.add(d2)
+                for d3 in [d for d, s in stage_of.items() if s == 3 and parent[d] == d2]:
+                    chains[key][f"3:{_variant(by_dir[d3][0])}"] = by_dir[d3]
+                    placed.add(d3)
+    # folders whose ancestors were logged without folder names: group them loosely
+    loose += [r for d, rs in by_dir.items() if d not in placed for r in rs]
+    for r in loose:
+        g = (r.get("dataset"), r.get("model_config"), r.get("seed"), "")
+        s = int(r["stage"])
+        chains[g][f"3:{_variant(r)}" if s == 3 else str(s)].append(r)
+    for g in chains:
+        for k in chains[g]:
+            chains[g][k] = sorted(chains[g][k], key=lambda r: r["epoch"])
+    return chains
+
+
+def figure5(log_files_or_dir: str | Path | Iterable[str | Path], out_png: str | Path,
+            metrics: Sequence[str] = ("recall@10", "ndcg@10")) -> Path:
+    """Validation metrics per epoch through WTC → TTC → TPC (one row of panels per run).
+
+    Stage k+1 is drawn from where stage k stopped (it starts from stage k's best weights,
+    marked with a star); epoch 0 of a stage is its starting point before any step.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chains = _chains(read_logs(log_files_or_dir))
+    n_rows = max(1, len(chains))
+    fig, axes = plt.subplots(n_rows, len(metrics), figsize=(4.6 * len(metrics), 3.3 * n_rows), squeeze=False)
+    colors = {"1": "tab:blue", "2": "tab:orange"}
+    extra_colors = iter(["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan"])
+    for row, (g, stages) in enumerate(sorted(chains.items(), key=lambda kv: tuple(map(str, kv[0])))):
+        offsets = {"1": 0}
+        len1 = max((r["epoch"] for r in stages.get("1", [])), default=0)
+        offsets["2"] = len1
+        len2 = max((r["epoch"] for r in stages.get("2", [])), default=0)
+        for k in stages:
+            if k.startswith("3"):
+                offsets[k] = len1 + len2
+                colors.setdefault(k, next(extra_colors, "black"))
+        for col, m in enumerate(metrics):
+            ax = axes[row][col]
+            for k in sorted(stages):
+                recs = [r for r in stages[k] if r.get(m) is not None]
+                if not recs:
+                    continue
+                xs = [offsets[k] + r["epoch"] for r in recs]
+                ys = [r[m] for r in recs]
+                name = {"1": "WTC", "2": "TTC"}.get(k, "TPC " + k.split(":", 1)[-1])
+                ax.plot(xs, ys, marker="o", ms=3, color=colors[k], label=name)
+                best = max(recs[1:] or recs, key=lambda r: r.get("recall@10", -1))
+                ax.plot(offsets[k] + best["epoch"], best[m], marker="*", ms=11, color=colors[k])
+                parent = "1" if k == "2" else ("2" if k.startswith("3") else None)
+                prev = [r for r in stages.get(parent, []) if r.get(m) is not None] if parent else []
+                if prev:  # this stage starts from the parent's best weights
+                    pb = max(prev[1:] or prev, key=lambda r: r.get("recall@10", -1))
+                    ax.plot([offsets[parent] + pb["epoch"], xs[0]], [pb[m], ys[0]], ls=":", lw=0.9,
+                            color=colors[k])
+            for b in sorted({offsets.get("2", 0), *(v for k, v in offsets.items() if k.startswith("3"))}):
+                if b:
+                    ax.axvline(b, color="grey", ls="--", lw=0.8)
+            split = next((r.get("split") for recs in stages.values() for r in recs), "valid")
+            ax.set_title(f"{g[0]} · {g[1]} · seed {g[2]}" + (f" · {g[3]}" if g[3] else "") + f": {m} ({split})",
+                         fontsize=8)
+            ax.set_xlabel("epoch (cumulative over stages)")
+            ax.grid(alpha=0.3)
+            if col == 0:
+                ax.legend(fontsize=7)
+    if not chains:
+        axes[0][0].text(0.5, 0.5, "no LARP logs", ha="center", va="center", transform=axes[0][0].transAxes)
+    fig.suptitle("LARP training: validation metrics per epoch and stage", fontsize=10)
+    fig.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out

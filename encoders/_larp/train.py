@@ -1,0 +1,688 @@
+"""LARP's three-stage trainer (WTC → TTC → TPC), CPU or GPU, single process or DDP.
+
+Each stage lives in its own cache folder ``benchmark.cache.shared_dir("larp", key)``
+whose key holds the options that stage (and the stages before it) read, the dataset's
+content hash and the seed (:func:`encoders._larp.configs.stage_key`). So ``larp-ttc``
+reuses ``larp-wtc``'s stage 1, and ``larp`` / ``larp-tpc`` (which differ only in
+``fusion``) reuse stage 2. A stage folder holds::
+
+    key.json            the key
+    best.safetensors    the weights of the best epoch (selection metric on valid by default)
+    final.safetensors   the weights after the last epoch run
+    ckpt-e<k>.safetensors + last_state.pt   the latest epoch's weights and optimizer /
+                        scheduler / early-stopping state (resume after an interruption)
+    log.jsonl           one line per epoch: validation metrics, losses, lr, clips/s, time
+    done.json           written last; a stage with done.json is never retrained
+
+Files are written to temporary names and renamed (atomic); a stage being trained is
+guarded by an ``flock`` on ``.lock`` so a second process waits and then reuses it.
+
+Stage k starts from stage k-1's ``best.safetensors``. Training reads only the train
+split; selection reads the valid split (``selection_split="test"`` reproduces the
+official code's selection on test).
+
+DDP: launch with ``torchrun --nproc_per_node=N -m encoders._larp.train ...``; every rank
+draws the same epoch plan and a ``DistributedSampler`` gives it its share; queues and
+lookup tables gather all ranks' rows; only rank 0 validates and writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.data.format import Dataset, atomic_write_text
+from encoders._larp import configs as C
+from encoders._larp.data import (
+    Collate,
+    Cooccurrence,
+    PlanDataset,
+    SplitFeatures,
+    TrainingSet,
+    epoch_rng,
+    eval_batches,
+    plan_pairs,
+    plan_tracks,
+)
+
+EpochCallback = Callable[[int, int, dict[str, Any]], None]
+
+
+# --------------------------------------------------------------------------- helpers
+def cosine_with_warmup(warmup: int, total: int) -> Callable[[int], float]:
+    """LR multiplier: linear warm-up ``(s+1)/warmup``, then cosine from 1 to 0 at ``total``."""
+    warmup = max(0, int(warmup))
+    total = max(1, int(total))
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        span = max(1, total - warmup)
+        e = min(step - warmup, span)
+        return 0.5 * (1.0 + math.cos(math.pi * e / span))
+
+    return f
+
+
+def alpha_at(cfg: dict[str, Any], step: int, steps_per_epoch: int) -> float:
+    ramp = float(cfg["alpha_ramp_epochs"]) * max(1, steps_per_epoch)
+    return float(cfg["alpha"]) * (min(1.0, step / ramp) if ramp > 0 else 1.0)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, enabled: bool = True) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def save_weights(path: Path, state: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
+    """Atomic safetensors write of a state dict (tensors made contiguous and unshared)."""
+    from safetensors.torch import save_file
+
+    seen: set[int] = set()
+    out = {}
+    for k, v in state.items():
+        t = v.detach().cpu().contiguous()
+        ptr = t.data_ptr()
+        if ptr in seen and t.numel():
+            t = t.clone()
+        seen.add(ptr)
+        out[k] = t
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    save_file(out, str(tmp), metadata=metadata or {})
+    os.replace(tmp, path)
+
+
+def load_weights(path: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return dict(load_file(str(path), device="cpu"))
+
+
+def _torch_save_atomic(obj: Any, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def on(self) -> bool:
+        return self.world > 1
+
+
+def init_distributed(device_pref: str) -> Dist:
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = (torch.cuda.is_available() and device_pref in ("auto", "cuda")) or device_pref.startswith("cuda")
+    if not dist.is_initialized():
+        if use_cuda:
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), local)
+
+
+@dataclass
+class StageResult:
+    stage: int
+    dir: Path
+    best_path: Path
+    best_epoch: int
+    best_metric: float
+    metric: str
+    epochs_run: int
+    wall_s: float
+    skipped: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"stage": self.stage, "stage_name": C.STAGES[self.stage - 1], "dir": str(self.dir),
+                "best_epoch": self.best_epoch, "best_metric": self.best_metric, "metric": self.metric,
+                "epochs_run": self.epochs_run, "wall_s": self.wall_s, "reused": self.skipped,
+                "log": str(self.dir / "log.jsonl"), **self.extra}
+
+
+# --------------------------------------------------------------------------- trainer
+class LarpTrainer:
+    """Trains the stages of one LARP configuration on one dataset and seed."""
+
+    def __init__(self, dataset: Dataset, cfg: dict[str, Any], seed: int = 0, *,
+                 on_epoch_end: EpochCallback | None = None, cache_root: Path | None = None) -> None:
+        from encoders._text import hub_offline
+
+        hub_offline()  # before anything imports transformers/huggingface_hub (laion_clap reads it at import)
+        import torch
+
+        from encoders._audio import pick_device
+        from encoders._htsat import get_htsat_config
+
+        C.validate(cfg)
+        self.dataset = dataset
+        self.cfg = dict(cfg)
+        self.seed = int(seed)
+        self.on_epoch_end = on_epoch_end
+        self.cache_root = cache_root
+        self.dist = init_distributed(str(cfg["device"]))
+        if self.dist.on and torch.cuda.is_available() and str(cfg["device"]) in ("auto", "cuda"):
+            self.device = torch.device("cuda", self.dist.local_rank)
+        else:
+            self.device = pick_device(cfg["device"])
+        prec = cfg["precision"]
+        self.amp_dtype = (torch.bfloat16 if (prec == "bf16" or (prec == "auto" and self.device.type == "cuda"))
+                          else None)
+        self.htsat_config = get_htsat_config(cfg["htsat"])
+        self.train_set = TrainingSet.from_dataset(dataset)
+        if self.train_set.num_tracks == 0:
+            raise ValueError(f"{dataset.name}: no training tracks")
+        self._features: dict[str, SplitFeatures] = {}
+        self._queries: dict[str, Any] = {}
+        self._tokenizer: Any = None
+        self.timings: dict[str, float] = {}
+
+    # ----------------------------------------------------------------- identity
+    def audio_checkpoint_id(self) -> str | None:
+        p = self.cfg.get("audio_checkpoint")
+        if not p:
+            return None
+        path = Path(p).expanduser().resolve()
+        st = path.stat()
+        return f"{path}:{st.st_size}:{int(st.st_mtime)}"
+
+    def stage_dir(self, stage: int) -> Path:
+        from benchmark.cache import shared_dir
+
+        key = C.stage_key(self.cfg, stage, self.dataset.content_hash, self.seed, self.audio_checkpoint_id())
+        d = shared_dir("larp", key, self.cache_root)
+        if self.dist.main and not (d / "key.json").is_file():
+            atomic_write_text(d / "key.json", json.dumps(key, indent=1, sort_keys=True, default=str) + "\n")
+        return d
+
+    def stage_cfg(self, stage: int) -> dict[str, Any]:
+        """The model config a stage builds: fusion exists only in stage 3."""
+        cfg = dict(self.cfg)
+        if stage < 3:
+            cfg["fusion"] = False
+        return cfg
+
+    # ----------------------------------------------------------------- data
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            from encoders._text import check_text_model, hub_offline
+
+            r = check_text_model(self.cfg["text_model"])
+            kw = {"local_files_only": True} if (r.local or hub_offline()) else {}
+            self._tokenizer = AutoTokenizer.from_pretrained(r.source, **kw)
+        return self._tokenizer
+
+    def features(self, split: str) -> SplitFeatures:
+        if split not in self._features:
+            f = SplitFeatures(self.dataset, split, self.htsat_config, self.tokenizer(),
+                              int(self.cfg["text_max_length"]))
+            t0 = time.perf_counter()
+            if self.dist.main:
+                f.build(progress=bool(self.cfg["progress"]), device=self.device)
+            self._barrier()
+            f.build()
+            self.timings[f"mels_{split}_s"] = time.perf_counter() - t0
+            self._features[split] = f
+        return self._features[split]
+
+    def queries(self, split: str) -> Any:
+        if split not in self._queries:
+            from benchmark.protocol import build_queries
+
+            self._queries[split] = build_queries(self.dataset, split)
+        return self._queries[split]
+
+    # ----------------------------------------------------------------- model
+    def build_model(self, stage: int) -> Any:
+        from encoders._larp.model import LarpModel
+
+        return LarpModel(self.stage_cfg(stage), self.train_set.num_tracks, seed=self.seed)
+
+    def load_stage_weights(self, model: Any, path: Path) -> None:
+        """Load a stage's best weights; only lookup tables and fusion may be absent."""
+        sd = load_weights(path)
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        bad_missing = [k for k in missing if k not in model.TABLE_KEYS and not k.startswith("fusion.")]
+        unexpected = [k for k in unexpected if not k.startswith("fusion.")]
+        if bad_missing or unexpected:
+            raise RuntimeError(f"{path}: weights do not fit the LARP model (missing {bad_missing[:5]}, "
+                               f"unexpected {unexpected[:5]})")
+
+    def load_for_inference(self, stage: int) -> Any:
+        """A model with ``stage``'s best weights (train it first)."""
+        res = self.run(stage)[-1]
+        model = self.build_model(stage)
+        self.load_stage_weights(model, res.best_path)
+        return model.to(self.device).eval()
+
+    # ----------------------------------------------------------------- embedding / validation
+    def _autocast(self) -> Any:
+        import torch
+
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def encode_rows(self, model: Any, feats: SplitFeatures, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised audio and text projections ``float32 [len(rows), D]`` (eval mode)."""
+        import torch
+
+        was = model.training
+        model.eval()
+        d = int(self.cfg["embed_dim"])
+        a_out = np.zeros((len(rows), d), dtype=np.float32)
+        t_out = np.zeros((len(rows), d), dtype=np.float32)
+        try:
+            with torch.no_grad(), self._autocast():
+                for pos, batch in eval_batches(feats, rows, int(self.cfg["eval_batch_size"])):
+                    b = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                    a, t = model.encode(b["mel"], b["input_ids"], b["attention_mask"])
+                    a_out[pos] = a.float().cpu().numpy()
+                    t_out[pos] = t.float().cpu().numpy()
+        finally:
+            model.train(was)
+        return a_out, t_out
+
+    def embed_split(self, model: Any, split: str) -> np.ndarray:
+        feats = self.features(split)
+        a, t = self.encode_rows(model, feats, np.arange(len(feats.track_ids)))
+        return (a + t) / 2.0
+
+    def validate(self, model: Any) -> dict[str, float]:
+        """ItemKNN on the selection split: track = mean(a, t), playlist = sum of seeds, dot."""
+        from benchmark.evaluation import evaluate_recommender
+        from recommenders.itemknn import ItemKNN
+
+        split = self.cfg["selection_split"]
+        vecs = self.embed_split(model, split)
+        per = evaluate_recommender(ItemKNN(), self.queries(split), vecs, ks=(10, 20, 40))
+        return {m: float(v.mean()) for m, v in per.items()}
+
+    def _validate_shared(self, model: Any) -> dict[str, float]:
+        vals = self.validate(model) if self.dist.main else {}
+        return self._broadcast(vals)
+
+    # ----------------------------------------------------------------- dist helpers
+    def _barrier(self) -> None:
+        if self.dist.on:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def _broadcast(self, obj: Any) -> Any:
+        if not self.dist.on:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    # ----------------------------------------------------------------- lookup tables
+    def init_tables(self, model: Any) -> None:
+        """Stage 3 with ``lookup_init='encode'``: every training track's features, once."""
+        import torch
+
+        feats = self.features("train")
+        n = self.train_set.num_tracks
+        rows = np.arange(n)[self.dist.rank::self.dist.world]
+        a, t = self.encode_rows(model, feats, rows)
+        with torch.no_grad():
+            at = torch.zeros(n, a.shape[1])
+            tt = torch.zeros(n, t.shape[1])
+            at[rows] = torch.from_numpy(a)
+            tt[rows] = torch.from_numpy(t)
+            at, tt = at.to(model.audio_table.device), tt.to(model.text_table.device)
+            if self.dist.on:
+                import torch.distributed as dist
+
+                dist.all_reduce(at)
+                dist.all_reduce(tt)
+            model.audio_table.copy_(at)
+            model.text_table.copy_(tt)
+
+    # ----------------------------------------------------------------- plans
+    def plan(self, stage: int, epoch: int) -> dict[str, np.ndarray]:
+        rng = epoch_rng(self.seed, stage, epoch)
+        if stage == 1:
+            return plan_tracks(self.train_set.num_tracks, rng)
+        return plan_pairs(self.train_set, float(self.cfg["pairs_per_track"]), rng,
+                          n_seed=int(self.cfg["n_seed"]) if stage == 3 else None,
+                          include_anchor=bool(self.cfg["tpc_context_includes_anchor"]))
+
+    def steps_per_epoch(self, stage: int) -> int:
+        n = len(self.plan(stage, 0)["a"])
+        per_rank = n // self.dist.world
+        steps = per_rank // int(self.cfg["batch_size"])
+        if steps < 1:
+            raise ValueError(f"stage {stage}: {n} items per epoch for {self.dist.world} rank(s) do not fill "
+                             f"one batch of {self.cfg['batch_size']}; lower batch_size")
+        return steps
+
+    def loader(self, stage: int, epoch: int) -> Any:
+        import torch
+        from torch.utils.data import DataLoader
+
+        feats = self.features("train")
+        ds = PlanDataset(feats.mels.path, feats.input_ids, feats.attention_mask, self.plan(stage, epoch))
+        sampler = None
+        if self.dist.on:
+            from torch.utils.data.distributed import DistributedSampler
+
+            sampler = DistributedSampler(ds, num_replicas=self.dist.world, rank=self.dist.rank,
+                                         shuffle=False, drop_last=True)
+        nw = int(self.cfg["num_workers"])
+        g = torch.Generator()
+        g.manual_seed(int(epoch_rng(self.seed, stage, epoch).integers(2**62)))
+        return DataLoader(ds, batch_size=int(self.cfg["batch_size"]), sampler=sampler, shuffle=False,
+                          drop_last=True, num_workers=nw, pin_memory=self.device.type == "cuda",
+                          collate_fn=Collate(), generator=g, persistent_workers=False,
+                          prefetch_factor=4 if nw > 0 else None)
+
+    # ----------------------------------------------------------------- running
+    def run(self, upto: int = 3) -> list[StageResult]:
+        """Train (or reuse) stages 1..``upto``; returns their results."""
+        from encoders._audio import torch_threads
+
+        if upto not in (1, 2, 3):
+            raise ValueError("upto must be 1, 2 or 3")
+        out = []
+        with torch_threads(self.cfg.get("num_threads")):
+            for stage in range(1, upto + 1):
+                out.append(self.run_stage(stage))
+        return out
+
+    def _done(self, d: Path, stage: int) -> StageResult | None:
+        p = d / "done.json"
+        if not p.is_file():
+            return None
+        info = json.loads(p.read_text(encoding="utf-8"))
+        return StageResult(stage, d, d / "best.safetensors", info["best_epoch"], info["best_metric"],
+                           info["metric"], info["epochs_run"], info["wall_s"], True, info.get("history", []),
+                           info.get("extra", {}))
+
+    def run_stage(self, stage: int) -> StageResult:
+        d = self.stage_dir(stage)
+        done = self._done(d, stage)
+        if done is not None:
+            return done
+        prev = None
+        if stage > 1:
+            prev = self.run_stage(stage - 1)
+        with file_lock(d / ".lock", enabled=not self.dist.on):
+            done = self._done(d, stage)
+            if done is not None:
+                return done
+            res = self._train_stage(stage, d, prev)
+        self._barrier()
+        return res
+
+    def _train_stage(self, stage: int, d: Path, prev: StageResult | None) -> StageResult:
+        import torch
+
+        cfg = self.cfg
+        t_start = time.perf_counter()
+        model = self.build_model(stage)
+        extra: dict[str, Any] = {}
+        if prev is not None:
+            self.load_stage_weights(model, prev.best_path)
+            extra["started_from"] = str(prev.best_path)
+        elif cfg.get("audio_checkpoint"):
+            report = model.load_audio_checkpoint(str(Path(cfg["audio_checkpoint"]).expanduser()))
+            extra["audio_checkpoint_report"] = report.to_dict()
+            if self.dist.main:
+                print(f"[larp] audio checkpoint: {report.summary()}")
+        model.to(self.device)
+        if stage >= 2 and cfg["cooccurrence_mask"]:
+            cooc = Cooccurrence.from_playlists(self.train_set.playlists, self.train_set.num_tracks)
+            model.set_cooccurrence(cooc.to_tensor())
+        self.features("train")
+        self.features(cfg["selection_split"])
+        params = model.trainable_parameters(stage)
+        opt = torch.optim.Adam(params, lr=float(cfg["lr"]), betas=(float(cfg["adam_beta1"]), float(cfg["adam_beta2"])),
+                               weight_decay=float(cfg["weight_decay"]))
+        spe = self.steps_per_epoch(stage)
+        n_epochs = C.max_epochs(cfg, stage)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_with_warmup(int(cfg["warmup_steps"]), spe * n_epochs))
+        metric = str(cfg["selection_metric"])
+        state: dict[str, Any] = {"epoch": 0, "best": -math.inf, "best_epoch": -1, "bad": 0, "history": [],
+                                 "wall_s": 0.0, "extra": extra}
+        last = d / "last_state.pt"
+        if last.is_file():
+            saved = torch.load(last, map_location="cpu", weights_only=True)
+            model.load_state_dict(load_weights(d / saved["weights_file"]), strict=False)
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            state = saved["state"]
+            if self.dist.main:
+                print(f"[larp] stage {stage}: resuming after epoch {state['epoch']} from {d}")
+        else:
+            if stage == 3 and cfg["lookup_init"] == "encode":
+                self.init_tables(model)
+            t0 = time.perf_counter()
+            vals = self._validate_shared(model)
+            rec = self._record(stage, 0, vals, {}, 0.0, 0, 0, time.perf_counter() - t0, opt, d, prev)
+            rec["init"] = True
+            state["history"].append(rec)
+            state["wall_s"] += time.perf_counter() - t_start
+            self._write_log(d, state["history"])
+        ddp_model = model
+        if self.dist.on:
+            import inspect
+
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            # queues and lookup tables are kept equal by all-gathers; BN statistics stay per rank
+            sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                    else {"broadcast_buffers": False})
+            ddp_model = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                            find_unused_parameters=False, **sync)
+
+        stopped_early = state["bad"] >= int(cfg["patience"])
+        for epoch in range(int(state["epoch"]), n_epochs if not stopped_early else 0):
+            t_epoch = time.perf_counter()
+            torch.manual_seed(int(epoch_rng(self.seed, stage, epoch).integers(2**62)) + self.dist.rank)
+            losses, clips, train_s, steps = self._train_epoch(ddp_model, model, opt, sched, stage, epoch, spe)
+            t_val = time.perf_counter()
+            vals = self._validate_shared(model)
+            val_s = time.perf_counter() - t_val
+            rec = self._record(stage, epoch + 1, vals, losses, train_s, clips, steps, val_s, opt, d, prev)
+            improved = vals[metric] > state["best"]
+            if improved:
+                state["best"], state["best_epoch"], state["bad"] = vals[metric], epoch + 1, 0
+                if self.dist.main:
+                    best_sd = {k: v for k, v in model.state_dict().items() if k not in model.TABLE_KEYS}
+                    save_weights(d / "best.safetensors", best_sd,
+                                 {"stage": str(stage), "epoch": str(epoch + 1), metric: f"{vals[metric]:.6f}"})
+            else:
+                state["bad"] += 1
+            rec["best"] = improved
+            state["history"].append(rec)
+            state["epoch"] = epoch + 1
+            state["wall_s"] += time.perf_counter() - t_epoch
+            if self.dist.main:
+                self._save_last(d, model, opt, sched, state)
+                self._write_log(d, state["history"])
+            self._barrier()
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(stage, epoch + 1, rec)
+            if state["bad"] >= int(cfg["patience"]):
+                stopped_early = True
+                break
+
+        res = StageResult(stage, d, d / "best.safetensors", int(state["best_epoch"]), float(state["best"]),
+                          metric, int(state["epoch"]), float(state["wall_s"]), False, state["history"],
+                          {**state.get("extra", {}), "stopped_early": stopped_early,
+                           "steps_per_epoch": spe, "model_config": cfg.get("model_config")})
+        if self.dist.main:
+            final_sd = {k: v for k, v in model.state_dict().items() if k not in model.TABLE_KEYS}
+            save_weights(d / "final.safetensors", final_sd, {"stage": str(stage), "epoch": str(res.epochs_run)})
+            info = {"stage": stage, "stage_name": C.STAGES[stage - 1], "best_epoch": res.best_epoch,
+                    "best_metric": res.best_metric, "metric": metric, "epochs_run": res.epochs_run,
+                    "wall_s": res.wall_s, "history": res.history, "extra": res.extra,
+                    "selection_split": cfg["selection_split"]}
+            atomic_write_text(d / "done.json", json.dumps(info, indent=1, sort_keys=True, default=str) + "\n")
+            for p in d.glob("ckpt-e*.safetensors"):
+                p.unlink(missing_ok=True)
+            (d / "last_state.pt").unlink(missing_ok=True)
+        return res
+
+    def _train_epoch(self, ddp_model: Any, model: Any, opt: Any, sched: Any, stage: int, epoch: int,
+                     spe: int) -> tuple[dict[str, float], int, float, int]:
+        import torch
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        model.train()
+        sums: dict[str, float] = {}
+        clips = 0
+        steps = 0
+        t0 = time.perf_counter()
+        bar = tqdm(total=spe, desc=f"LARP stage {stage} ({C.STAGES[stage - 1].upper()}) epoch {epoch + 1}",
+                   unit="step", leave=False, disable=not (cfg["progress"] and self.dist.main))
+        for i, batch in enumerate(self.loader(stage, epoch)):
+            if i >= spe:
+                break
+            step = epoch * spe + i
+            alpha = alpha_at(cfg, step, spe)
+            b = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+            with self._autocast():
+                out = ddp_model(b, stage, alpha)
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            if cfg.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
+            opt.step()
+            sched.step()
+            for k, v in out.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            clips += int(b["mel"].shape[0]) * self.dist.world
+            steps += 1
+            dt = time.perf_counter() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{sums['loss'] / steps:.3f}", clips_s=f"{clips / max(dt, 1e-9):.1f}")
+        bar.close()
+        return ({k: v / max(1, steps) for k, v in sums.items()}, clips, time.perf_counter() - t0, steps)
+
+    def _record(self, stage: int, epoch: int, vals: dict[str, float], losses: dict[str, float],
+                train_s: float, clips: int, steps: int, val_s: float, opt: Any, d: Path,
+                prev: StageResult | None) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "stage_dir": d.name, "parent_dir": prev.dir.name if prev is not None else None,
+            "stage": stage, "stage_name": C.STAGES[stage - 1], "epoch": epoch,
+            "split": cfg["selection_split"], **vals,
+            **{f"loss_{k}" if k != "loss" else "loss": v for k, v in losses.items()},
+            "lr": float(opt.param_groups[0]["lr"]), "train_s": train_s, "val_s": val_s, "steps": steps,
+            "clips": clips, "clips_per_s": clips / train_s if train_s > 0 else None,
+            "model_config": cfg.get("model_config"), "fusion": bool(cfg["fusion"]) if stage == 3 else None,
+            "n_seed": int(cfg["n_seed"]) if stage == 3 else None, "dataset": self.dataset.name,
+            "seed": self.seed, "world_size": self.dist.world, "device": str(self.device),
+        }
+
+    def _write_log(self, d: Path, history: list[dict[str, Any]]) -> None:
+        if self.dist.main:
+            atomic_write_text(d / "log.jsonl", "".join(json.dumps(r, sort_keys=True, default=str) + "\n"
+                                                       for r in history))
+
+    def _save_last(self, d: Path, model: Any, opt: Any, sched: Any, state: dict[str, Any]) -> None:
+        name = f"ckpt-e{state['epoch']}.safetensors"
+        save_weights(d / name, model.state_dict(), {"epoch": str(state["epoch"])})
+        _torch_save_atomic({"weights_file": name, "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(), "state": state}, d / "last_state.pt")
+        for p in d.glob("ckpt-e*.safetensors"):
+            if p.name != name:
+                p.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- CLI (torchrun)
+def _parse_value(s: str) -> Any:
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError:
+        return s
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m encoders._larp.train",
+        description="Train LARP's stages (WTC, TTC, TPC). Launch under torchrun for DDP: "
+                    "torchrun --nproc_per_node=2 -m encoders._larp.train --dataset synth-mpd --size paper")
+    p.add_argument("--dataset", required=True, help="catalog name (e.g. synth-mpd) or a dataset folder")
+    p.add_argument("--size", default="quick", help="catalog size (tiny/ci/quick/paper)")
+    p.add_argument("--model-config", default=None,
+                   help=f"one of {', '.join(C.MODEL_CONFIGS)} (default: cpu-small for ci/quick sizes, else paper)")
+    p.add_argument("--upto", type=int, default=3, choices=(1, 2, 3), help="last stage to train")
+    p.add_argument("--no-fusion", action="store_true", help="stage 3 with mean pooling (LARP-TPC)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config option (JSON value), e.g. --set n_seed=5")
+    args = p.parse_args(argv)
+
+    from benchmark.data import catalog
+
+    ds = catalog.ensure(args.dataset, args.size, progress=int(os.environ.get("RANK", "0")) == 0)
+    name = args.model_config or ("cpu-small" if args.size in ("tiny", "ci", "quick") else "paper")
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        k, _, v = item.partition("=")
+        overrides[k] = _parse_value(v)
+    if args.no_fusion:
+        overrides["fusion"] = False
+    cfg = C.resolve(name, overrides)
+    trainer = LarpTrainer(ds, cfg, args.seed)
+    results = trainer.run(args.upto)
+    if trainer.dist.main:
+        for r in results:
+            print(json.dumps({k: v for k, v in r.summary().items()}, default=str))
+    if trainer.dist.on:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

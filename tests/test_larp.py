@@ -1,0 +1,495 @@
+"""LARP: losses against NumPy, queue, co-occurrence mask, fusion, lookup tables, stage
+weight transfer, checkpoint round trip and resume, and an end-to-end CPU run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from encoders._larp import configs as C  # noqa: E402
+from encoders._larp.data import PAD, Cooccurrence, TrainingSet, epoch_rng, plan_pairs  # noqa: E402
+from encoders._larp.fusion import MeanPooling, SelfAttentionFusion, build_fusion  # noqa: E402
+from encoders._larp.losses import cooccurrence_exclusion, inbatch_contrast, itc_loss  # noqa: E402
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    x = rng.standard_normal((n, d))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _np_side(x, xm, cands, temp, alpha, n, exclude):
+    sim = x @ cands.T / temp
+    sim_m = xm @ cands.T / temp
+    if exclude is not None:
+        sim = np.where(exclude, -np.inf, sim)
+        sim_m = np.where(exclude, -np.inf, sim_m)
+    pos = np.zeros_like(sim)
+    pos[:, :n] = np.eye(n)
+    e = np.exp(sim_m - sim_m.max(axis=1, keepdims=True))
+    target = alpha * e / e.sum(axis=1, keepdims=True) + (1 - alpha) * pos
+    m = sim.max(axis=1, keepdims=True)
+    logp = sim - (m + np.log(np.exp(sim - m).sum(axis=1, keepdims=True)))
+    return -(target * np.where(np.isfinite(logp), logp, 0.0)).sum(axis=1).mean()
+
+
+def _np_itc(a, t, am, tm, aq, tq, temp, alpha, ex_a2t=None, ex_t2a=None):
+    n = a.shape[0]
+    t_all = np.concatenate([tm, tq])
+    a_all = np.concatenate([am, aq])
+    return (_np_side(a, am, t_all, temp, alpha, n, ex_a2t) + _np_side(t, tm, a_all, temp, alpha, n, ex_t2a)) / 2
+
+
+def _t(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(x, dtype=np.float64))
+
+
+# ------------------------------------------------------------------------------ losses
+@pytest.mark.parametrize("alpha", [0.0, 0.4, 1.0])
+def test_itc_loss_matches_numpy(alpha):
+    rng = np.random.default_rng(0)
+    n, q, d = 3, 4, 5
+    a, t, am, tm = (_unit(rng, n, d) for _ in range(4))
+    aq, tq = _unit(rng, q, d), _unit(rng, q, d)
+    temp = 0.07
+    got = itc_loss(_t(a), _t(t), _t(am), _t(tm), _t(aq), _t(tq), temp, alpha).item()
+    want = _np_itc(a, t, am, tm, aq, tq, temp, alpha)
+    assert got == pytest.approx(want, rel=1e-5)
+    # alpha=0, an empty queue and momentum = online features: the CLIP loss
+    if alpha == 0.0:
+        lg = a @ t.T / temp
+        ce = lambda m: -np.mean(np.diag(m) - np.log(np.exp(m).sum(axis=1)))  # noqa: E731
+        clip = (ce(lg) + ce(lg.T)) / 2
+        got0 = itc_loss(_t(a), _t(t), _t(a), _t(t), _t(aq[:0]), _t(tq[:0]), temp, 0.0).item()
+        assert got0 == pytest.approx(clip, rel=1e-6)
+
+
+def test_itc_loss_with_exclusion_matches_numpy_and_has_gradient():
+    rng = np.random.default_rng(1)
+    n, q, d = 4, 3, 6
+    a, t, am, tm = (_unit(rng, n, d) for _ in range(4))
+    aq, tq = _unit(rng, q, d), _unit(rng, q, d)
+    ex_a2t = np.zeros((n, n + q), dtype=bool)
+    ex_a2t[0, 1] = ex_a2t[2, 5] = ex_a2t[3, 0] = True
+    ex_t2a = np.zeros((n, n + q), dtype=bool)
+    ex_t2a[1, 2] = True
+    at = _t(a).requires_grad_(True)
+    loss = itc_loss(at, _t(t), _t(am), _t(tm), _t(aq), _t(tq), 0.1, 0.4,
+                    torch.from_numpy(ex_a2t), torch.from_numpy(ex_t2a))
+    want = _np_itc(a, t, am, tm, aq, tq, 0.1, 0.4, ex_a2t, ex_t2a)
+    assert loss.item() == pytest.approx(want, rel=1e-5)
+    loss.backward()
+    assert torch.isfinite(at.grad).all() and at.grad.abs().sum() > 0
+    # a candidate excluded from every audio row has no influence: moving it changes nothing
+    ex_col = np.zeros((n, n + q), dtype=bool)
+    ex_col[:, n + 2] = True  # text queue slot 2 (only the audio->text side reads the text queue)
+    tq2 = tq.copy()
+    tq2[2] = -tq[2]
+    l1 = itc_loss(_t(a), _t(t), _t(am), _t(tm), _t(aq), _t(tq), 0.1, 0.4, torch.from_numpy(ex_col))
+    l2 = itc_loss(_t(a), _t(t), _t(am), _t(tm), _t(aq), _t(tq2), 0.1, 0.4, torch.from_numpy(ex_col))
+    l3 = itc_loss(_t(a), _t(t), _t(am), _t(tm), _t(aq), _t(tq2), 0.1, 0.4)
+    assert l1.item() == pytest.approx(l2.item(), abs=1e-12) and abs(l3.item() - l1.item()) > 1e-6
+
+
+def test_inbatch_contrast_matches_numpy():
+    rng = np.random.default_rng(2)
+    x, y = _unit(rng, 5, 4), _unit(rng, 5, 4)
+    lg = x @ y.T / 0.2
+
+    def ce(m):
+        return -np.mean(np.diag(m) - np.log(np.exp(m).sum(axis=1)))
+
+    assert inbatch_contrast(_t(x), _t(y), 0.2).item() == pytest.approx((ce(lg) + ce(lg.T)) / 2, rel=1e-6)
+    assert inbatch_contrast(_t(x), _t(y), 0.2, symmetric=False).item() == pytest.approx(ce(lg), rel=1e-6)
+
+
+# ------------------------------------------------------------------------------ queue
+def _queue_holder(q: int, d: int) -> SimpleNamespace:
+    return SimpleNamespace(audio_queue=torch.zeros(q, d), text_queue=torch.zeros(q, d),
+                           idx_queue=torch.full((q,), -1, dtype=torch.long),
+                           queue_ptr=torch.zeros(1, dtype=torch.long))
+
+
+def test_queue_enqueue_wraps_around():
+    from encoders._larp.model import LarpModel
+
+    h = _queue_holder(5, 2)
+    rows = lambda lo, hi: torch.arange(lo, hi, dtype=torch.float32)[:, None].repeat(1, 2)  # noqa: E731
+    LarpModel.enqueue(h, rows(0, 3), -rows(0, 3), torch.arange(0, 3))
+    assert h.queue_ptr.item() == 3
+    LarpModel.enqueue(h, rows(3, 6), -rows(3, 6), torch.arange(3, 6))  # wraps: slots 3, 4, 0
+    assert h.queue_ptr.item() == 1
+    assert h.audio_queue[:, 0].tolist() == [5, 1, 2, 3, 4]
+    assert h.text_queue[:, 0].tolist() == [-5, -1, -2, -3, -4]
+    assert h.idx_queue.tolist() == [5, 1, 2, 3, 4]
+    LarpModel.enqueue(h, rows(6, 13), -rows(6, 13), torch.arange(6, 13))  # more rows than slots
+    assert sorted(h.idx_queue.tolist()) == [8, 9, 10, 11, 12]
+    assert h.queue_ptr.item() == (1 + 5) % 5
+
+
+# ------------------------------------------------------------------------------ co-occurrence
+def test_cooccurrence_mask_on_handmade_playlists():
+    # tracks 0..5; playlists {0,1,2}, {2,3}, {4,5}
+    cooc = Cooccurrence.from_playlists([np.array([0, 1, 2]), np.array([2, 3]), np.array([4, 5])], 6)
+    assert cooc.contains(0, 2) and cooc.contains(2, 3) and cooc.contains(3, 3)
+    assert not cooc.contains(0, 3) and not cooc.contains(1, 4)
+    keys = cooc.to_tensor()
+    rows = torch.tensor([0, 2, 4])
+    cols = torch.tensor([1, 3, 5, 0, 2, -1])  # in-batch partners 1, 3, 5, then "queue" 0, 2, empty
+    ex = cooccurrence_exclusion(rows, cols, torch.tensor([0, 1, 2]), keys, 6)
+    want = np.array([
+        # 1      3      5      0      2      -1
+        [False, False, False, True, True, False],  # row track 0: positive col 0 kept, 0 & 2 co-occur
+        [True, False, False, True, True, False],   # row track 2: 1, 0, 2 co-occur; positive col 1 kept
+        [False, False, False, False, False, False],  # row track 4: positive col 2 (track 5) kept
+    ])
+    assert ex.numpy().tolist() == want.tolist()
+
+
+def test_plan_pairs_share_a_playlist_and_context_excludes_anchor():
+    ts = TrainingSet.from_playlists([f"t{i}" for i in range(7)],
+                                    [[0, 1, 2, 3], [3, 4], [5, 6, 0]])
+    plan = plan_pairs(ts, 2.0, epoch_rng(0, 3, 0), n_seed=3)
+    assert len(plan["a"]) == 14
+    for a, b, p, ctx in zip(plan["a"], plan["b"], plan["playlist"], plan["ctx"]):
+        members = set(ts.playlists[p].tolist())
+        assert a != b and a in members and b in members
+        real = [c for c in ctx if c != PAD]
+        assert a not in real and set(real) <= members and len(real) == min(3, len(members) - 1)
+    again = plan_pairs(ts, 2.0, epoch_rng(0, 3, 0), n_seed=3)
+    assert all(np.array_equal(plan[k], again[k]) for k in plan)
+    with_anchor = plan_pairs(ts, 2.0, epoch_rng(0, 3, 0), n_seed=4, include_anchor=True)
+    assert any(a in ctx for a, ctx in zip(with_anchor["a"], with_anchor["ctx"]))
+
+
+# ------------------------------------------------------------------------------ fusion
+def test_fusion_shapes_padding_and_attention_weights():
+    torch.manual_seed(0)
+    fus = SelfAttentionFusion(8)
+    assert all(m.bias is None for m in (fus.w_q, fus.w_k, fus.w_v))
+    feats = torch.randn(3, 5, 8)
+    pad = torch.tensor([[False] * 5, [False, False, False, True, True], [False] + [True] * 4])
+    out = fus(feats, pad).detach()
+    assert out.shape == (3, 8)
+    attn = fus.attention(feats, pad).detach()
+    assert attn.shape == (3, 5, 5)
+    assert torch.allclose(attn.sum(-1), torch.ones(3, 5))
+    assert float(attn[1, :, 3:].abs().max()) == 0.0 and float(attn[2, :, 1:].abs().max()) == 0.0
+    # padded slots do not influence the playlist vector
+    feats2 = feats.clone()
+    feats2[1, 3:] = 100.0
+    feats2[2, 1:] = -7.0
+    assert torch.allclose(fus(feats2, pad).detach(), out)
+    # Eq. 24 by hand for the unpadded playlist
+    x = feats[0]
+    a = torch.softmax((x @ fus.w_q.weight.T) @ (x @ fus.w_k.weight.T).T / math.sqrt(8), dim=-1)
+    assert torch.allclose(out[0], (a @ (x @ fus.w_v.weight.T)).mean(0).detach(), atol=1e-6)
+    # a single-track playlist: attention is trivial, output = W_v x
+    assert torch.allclose(out[2], fus.w_v(feats[2, 0]).detach(), atol=1e-6)
+
+
+def test_mean_pooling_when_fusion_off():
+    pool = build_fusion(False, 4)
+    assert isinstance(pool, type(MeanPooling())) and not list(pool.parameters())
+    feats = torch.arange(24, dtype=torch.float32).reshape(2, 3, 4)
+    pad = torch.tensor([[False, False, True], [False, False, False]])
+    out = pool(feats, pad)
+    assert torch.allclose(out[0], feats[0, :2].mean(0)) and torch.allclose(out[1], feats[1].mean(0))
+    assert isinstance(build_fusion(True, 4), type(SelfAttentionFusion(4)))
+
+
+# ------------------------------------------------------------------------------ lookup tables
+def test_lookup_table_update_and_playlist_vectors():
+    from encoders._larp.model import LarpModel
+
+    h = SimpleNamespace(audio_table=torch.zeros(6, 3), text_table=torch.zeros(6, 3), fusion=MeanPooling())
+    a = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], requires_grad=True)
+    t = torch.tensor([[0, 0, 1.0], [1.0, 1.0, 0]], requires_grad=True)
+    LarpModel.update_tables(h, torch.tensor([4, 1]), a, t)
+    assert h.audio_table[4].tolist() == [1, 0, 0] and h.audio_table[1].tolist() == [0, 1, 0]
+    assert h.text_table[1].tolist() == [1, 1, 0] and h.audio_table[0].abs().sum() == 0
+    assert not h.audio_table.requires_grad  # the tables are not part of the graph
+    LarpModel.update_tables(h, torch.tensor([4]), a[1:] * 2, t[1:])  # the latest value wins
+    assert h.audio_table[4].tolist() == [0, 2, 0]
+    ap, tp = LarpModel.playlist_vectors(h, torch.tensor([[4, 1, 0]]), torch.tensor([[False, False, True]]))
+    assert ap[0].tolist() == [0, 1.5, 0] and tp[0].tolist() == [1, 1, 0]
+    assert not ap.requires_grad
+
+
+# ------------------------------------------------------------------------------ configs / registry
+def test_stage_keys_are_shared_between_variants():
+    wtc = C.resolve("cpu-tiny", {"fusion": False})
+    full = C.resolve("cpu-tiny", {"fusion": True})
+    other_seed_count = C.resolve("cpu-tiny", {"fusion": True, "n_seed": 3})
+    no_mask = C.resolve("cpu-tiny", {"cooccurrence_mask": False})
+    k = lambda cfg, s: C.stage_key(cfg, s, "h", 0)  # noqa: E731
+    assert k(wtc, 1) == k(full, 1) == k(no_mask, 1)
+    assert k(wtc, 2) == k(full, 2) == k(other_seed_count, 2) != k(no_mask, 2)
+    assert k(wtc, 3) != k(full, 3) != k(other_seed_count, 3)
+    assert C.stage_key(full, 1, "h", 1) != k(full, 1)
+    assert C.resolve("cpu-tiny", {"device": "cpu", "num_workers": 3}) and \
+        k(C.resolve("cpu-tiny", {"device": "cpu", "num_workers": 3}), 3) == k(C.resolve("cpu-tiny", {}), 3)
+    with pytest.raises(ValueError, match="unknown LARP model config"):
+        C.resolve("cpu-tinny")
+    paper = C.resolve("paper")
+    assert (paper["batch_size"], paper["queue_size"], paper["momentum"], paper["lr"], paper["warmup_steps"],
+            paper["max_epochs"], paper["patience"], paper["embed_dim"], paper["n_seed"],
+            paper["adam_beta2"], paper["htsat"], paper["text_model"]) == (
+        50, 57600, 0.995, 1e-4, 3000, 45, 5, 256, 10, 0.99, "tiny", "bert-base-uncased")
+
+
+def test_registry_entries():
+    from encoders import REGISTRY
+
+    rows = {"larp-wtc": ("LARP-WTC", 1), "larp-ttc": ("LARP-TTC", 2), "larp-tpc": ("LARP-TPC", 3),
+            "larp": ("LARP", 3)}
+    for name, (row, stage) in rows.items():
+        cls = REGISTRY.get(name)
+        assert cls.meta.paper_row == row and cls.meta.trains and cls.STAGE == stage
+        enc = cls.from_profile("ci")
+        assert enc.larp_config["model_config"] == "cpu-tiny" and enc.output_dim() == 256
+        assert enc.larp_config["fusion"] == (name == "larp")
+        assert cls.from_profile("quick").larp_config["model_config"] == "cpu-small"
+        assert cls.from_profile("paper").larp_config["htsat"] == "tiny"
+    with pytest.raises(ValueError, match="unknown config key"):
+        REGISTRY.get("larp")({"fusion": False})
+
+
+# ------------------------------------------------------------------------------ trainer
+SR = 16000
+
+
+def _write_dataset(root: Path):
+    """40 train tracks in 5 'genre' playlists of 8, 16 valid and 16 test tracks; 2.5 s tones."""
+    import soundfile as sf
+
+    from benchmark.data.format import Dataset, Track, write_dataset
+
+    rng = np.random.default_rng(7)
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(SR * 2.5)) / SR
+    tracks, playlists = [], []
+    k = 0
+    for split, n_pl, size in (("train", 5, 8), ("valid", 2, 8), ("test", 2, 8)):
+        for p in range(n_pl):
+            genre = p % 4
+            ids = []
+            for _ in range(size):
+                f0 = 110.0 * 2 ** (genre + rng.uniform(0, 0.25))
+                wav = np.sin(2 * np.pi * f0 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * (genre + 1) * t))
+                wav = (0.3 * wav + 0.02 * rng.standard_normal(t.shape)).astype(np.float32)
+                tid = f"t{k:03d}"
+                sf.write(root / f"audio/{tid}.flac", wav, SR, format="FLAC")
+                tracks.append(Track(tid, f"Tune {k}", f"Band {genre}-{k % 3}", f"Record {genre}", f"audio/{tid}.flac",
+                                    0.0, split))
+                ids.append(tid)
+                k += 1
+            playlists.append((f"{split}{p}", split, ids))
+    write_dataset(root, name="larp-test", source="tests/test_larp.py", sample_rate=SR, clip_seconds=2.5,
+                  tracks=tracks, playlists=playlists)
+    return Dataset(root)
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    return _write_dataset(tmp_path_factory.mktemp("larp-data"))
+
+
+def _cfg(**kw):
+    base = {"batch_size": 8, "queue_size": 24, "max_epochs": [2, 1, 1], "warmup_steps": 2, "patience": 5,
+            "eval_batch_size": 32, "progress": False, "device": "cpu", "n_seed": 4, "num_threads": 1}
+    base.update(kw)
+    return C.resolve("cpu-tiny", base)
+
+
+def _state(path: Path) -> dict:
+    from encoders._larp.train import load_weights
+
+    return load_weights(path)
+
+
+def test_stage_transfer_and_reuse(small_dataset, tmp_path):
+    from encoders._larp.train import LarpTrainer
+
+    tr = LarpTrainer(small_dataset, _cfg(), seed=0, cache_root=tmp_path)
+    s1, s2 = tr.run(2)
+    assert not s1.skipped and not s2.skipped and s1.dir != s2.dir
+    assert s2.extra["started_from"] == str(s1.best_path)
+    # stage 2 starts from stage 1's best weights: identical validation before its first step
+    init = s2.history[0]
+    assert init.get("init") and init["epoch"] == 0
+    best1 = next(r for r in s1.history if r["epoch"] == s1.best_epoch)
+    assert init["recall@10"] == best1["recall@10"] and init["ndcg@10"] == best1["ndcg@10"]
+    # the weights that were loaded are stage 1's best (tables and fusion excepted)
+    model = tr.build_model(2)
+    tr.load_stage_weights(model, s1.best_path)
+    sd1 = _state(s1.best_path)
+    for k, v in model.state_dict().items():
+        if k in sd1:
+            assert torch.equal(v, sd1[k]), k
+    # a variant that differs only in stage-3 options reuses stages 1 and 2
+    tr2 = LarpTrainer(small_dataset, _cfg(fusion=False, n_seed=2), seed=0, cache_root=tmp_path)
+    r1, r2 = tr2.run(2)
+    assert r1.skipped and r2.skipped and r2.dir == s2.dir
+    # ... and the TTC mask switch starts a new stage 2 from the same stage 1
+    tr3 = LarpTrainer(small_dataset, _cfg(cooccurrence_mask=False), seed=0, cache_root=tmp_path)
+    assert tr3.stage_dir(1) == s1.dir and tr3.stage_dir(2) != s2.dir
+    for name in ("best.safetensors", "final.safetensors", "log.jsonl", "done.json", "key.json"):
+        assert (s2.dir / name).is_file()
+    assert not list(s2.dir.glob("ckpt-e*")) and not (s2.dir / "last_state.pt").exists()
+
+
+def test_checkpoint_roundtrip_and_resume(small_dataset, tmp_path):
+    from encoders._larp.train import LarpTrainer, load_weights, save_weights
+
+    cfg = _cfg(max_epochs=[3, 1, 1], patience=10)
+    ref = LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "a").run(1)[0]
+    assert ref.epochs_run == 3
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first(stage, epoch, rec):
+        if epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "b", on_epoch_end=stop_after_first).run(1)
+    d = next((tmp_path / "b").rglob("last_state.pt")).parent
+    assert (d / "ckpt-e1.safetensors").is_file() and not (d / "done.json").exists()
+    resumed = LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "b").run(1)[0]
+    assert resumed.epochs_run == 3 and not resumed.skipped
+    assert [r["recall@10"] for r in resumed.history] == [r["recall@10"] for r in ref.history]
+    assert [r.get("loss") for r in resumed.history] == [r.get("loss") for r in ref.history]
+    for name in ("final.safetensors", "best.safetensors"):
+        a, b = _state(ref.dir / name), _state(resumed.dir / name)
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), (name, k)
+    # safetensors round trip of a full state (shared storage included)
+    x = torch.randn(3, 2)
+    save_weights(tmp_path / "w.safetensors", {"x": x, "y": x, "z": torch.arange(4)})
+    back = load_weights(tmp_path / "w.safetensors")
+    assert torch.equal(back["x"], x) and torch.equal(back["y"], x) and back["z"].tolist() == [0, 1, 2, 3]
+
+
+#: encoder overrides shared by the encoder tests (stages 1-2 are trained once, in the session cache)
+_ENC_OVER = {"batch_size": 8, "queue_size": 24, "max_epochs": [1, 1, 1], "warmup_steps": 2,
+             "eval_batch_size": 32, "progress": False, "device": "cpu", "num_threads": 1}
+
+
+def test_larp_encoder_trains_all_stages_and_embeds(small_dataset, tmp_path):
+    from encoders import REGISTRY
+
+    over = {**_ENC_OVER, "n_seed": 4}
+    enc = REGISTRY.get("larp").from_profile("ci", over)
+    report = enc.fit(small_dataset, seed=0, workdir=tmp_path / "wd")
+    assert [s["stage_name"] for s in report["stages"]] == ["wtc", "ttc", "tpc"]
+    assert (tmp_path / "wd" / "larp_log_stage3.jsonl").is_file()
+    ids = small_dataset.track_ids("test")
+    x = enc.embed(small_dataset, ids)
+    assert x.shape == (len(ids), 256) and x.dtype == np.float32 and np.isfinite(x).all()
+    assert np.allclose(enc.embed(small_dataset, ids[::-1]), x[::-1], atol=1e-6)
+    tpc = REGISTRY.get("larp-tpc").from_profile("ci", over)
+    rep2 = tpc.fit(small_dataset, seed=0, workdir=tmp_path / "wd2")
+    assert [s["reused"] for s in rep2["stages"]] == [True, True, False]
+    assert len(enc.state_files(tmp_path / "wd")) == 3
+
+
+def test_end_to_end_ci_improves_validation_recall(tiny_dataset, tmp_path):
+    """A cpu-tiny LARP trained a few steps (stage 1) beats its untrained start on valid R@10."""
+    from encoders._larp.train import LarpTrainer
+
+    cfg = C.resolve("cpu-tiny", {"max_epochs": [2, 1, 1], "progress": False, "device": "cpu", "patience": 5,
+                                      "num_threads": 1})
+    res = LarpTrainer(tiny_dataset, cfg, seed=0, cache_root=tmp_path).run(1)[0]
+    init = res.history[0]["recall@10"]
+    assert res.best_metric > init, [r["recall@10"] for r in res.history]
+
+
+# ------------------------------------------------------------------------------ reports
+def _fake_result(results: Path, encoder: str, paper_row: str, values: np.ndarray, seed: int = 0) -> None:
+    from benchmark.results import SCHEMA, write_result
+
+    per = {f"{m}@{k}": values * (k / 10) for m in ("recall", "ndcg", "recall_capped") for k in (10, 20, 40)}
+    cell = {"profile": "ci", "dataset": "synth-mpd", "encoder": encoder, "recommender": "itemknn", "seed": seed}
+    write_result(results / "ci" / "synth-mpd" / encoder / "itemknn" / f"seed{seed}.json", {
+        "schema": SCHEMA, "cell": cell, "cell_key": "k", "status": "ok",
+        "dataset": {"name": "synth-mpd-ci", "paper_column": "MPD"},
+        "encoder": {"meta": {"name": encoder, "version": "1", "paper_row": paper_row, "weights": "w",
+                             "trains_on": "t"}, "config": {"model_config": "cpu-tiny"}},
+        "recommender": {"meta": {"name": "itemknn", "version": "1.0", "paper_row": "ItemKNN"}, "config": {}},
+        "metrics": {m: float(v.mean()) for m, v in per.items()},
+        "per_playlist": {"playlist_ids": [f"p{i}" for i in range(len(values))], **per},
+    })
+
+
+def test_render_table3_from_result_files(tmp_path):
+    from benchmark.larp_reports import render_table3, table3_data
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 0.05, size=30)
+    _fake_result(tmp_path, "larp-wtc", "LARP-WTC", base)
+    _fake_result(tmp_path, "larp", "LARP", base + 0.02)
+    data = table3_data(tmp_path, "ci")
+    assert set(data["rows"]["synth-mpd"]) == {"LARP-WTC", "LARP-TPC-fusion"}
+    text = render_table3(tmp_path)
+    assert "Table 3" in text and "LARP-TPC-fusion (larp)" in text and "(0.0256)" in text  # paper WTC R@10
+    assert "not run (0.0373)" in text  # LARP-TTC not run, paper value still shown
+    assert "LARP-TPC-fusion − LARP-WTC" not in text and "p = " not in text.split("Notes:")[0]
+    assert render_table3(tmp_path, "ci") == text
+
+
+def test_figures_are_written(tmp_path):
+    import json as _json
+
+    from benchmark.larp_reports import _chains, figure4, figure5, read_logs
+    from benchmark.results import SCHEMA, write_result
+
+    logs = tmp_path / "logs"
+    runs = {"s1": (1, None, None), "s2": (2, "s1", None), "s3a": (3, "s2", True), "s3b": (3, "s2", False)}
+    for d, (stage, parent, fusion) in runs.items():
+        (logs / d).mkdir(parents=True)
+        recs = [{"stage_dir": d, "parent_dir": parent, "stage": stage, "epoch": e, "recall@10": 0.01 * (e + stage),
+                 "ndcg@10": 0.02 * (e + 1), "dataset": "synth-mpd-ci", "model_config": "cpu-tiny", "seed": 0,
+                 "fusion": fusion, "n_seed": 10 if stage == 3 else None, "split": "valid"} for e in range(3)]
+        (logs / d / "log.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in recs))
+    chains = _chains(read_logs(logs))
+    assert len(chains) == 1
+    (stages,) = chains.values()
+    assert sorted(stages) == ["1", "2", "3:fusion, n_seed=10", "3:mean, n_seed=10"]
+    assert figure5(logs, tmp_path / "f5.png").stat().st_size > 1000
+    for n in (1, 5, 10):
+        write_result(tmp_path / "res" / "ci" / "figure4" / "synth-mpd" / f"nseed{n}_seed0.json", {
+            "schema": SCHEMA, "kind": "figure4_nseed", "status": "ok", "n_seed": n,
+            "cell": {"profile": "ci", "dataset": "synth-mpd", "encoder": "larp", "recommender": "itemknn", "seed": 0},
+            "metrics": {"recall@10": 0.01 * n, "ndcg@10": 0.02 * n},
+            "ci95": {"recall@10": [0.0, 0.5], "ndcg@10": [0.0, 0.9]}})
+    assert figure4(tmp_path / "res", tmp_path / "f4.png").stat().st_size > 1000
+
+
+def test_figure4_sweep_writes_result_files(small_dataset, tmp_path):
+    from benchmark.larp_reports import figure4, figure4_data, figure4_sweep
+    from benchmark.results import read_result
+
+    over = dict(_ENC_OVER)
+    paths = figure4_sweep(str(small_dataset.root), "ci", n_seeds=(1, 3), results_dir=tmp_path,
+                          overrides=over, progress=False)
+    assert [p.name for p in paths] == ["nseed1_seed0.json", "nseed3_seed0.json"]
+    r = read_result(paths[1])
+    assert r["kind"] == "figure4_nseed" and r["n_seed"] == 3 and r["encoder"]["config"]["n_seed"] == 3
+    assert 0.0 <= r["metrics"]["recall@10"] <= 1.0 and len(r["per_playlist"]["recall@10"]) == r["n_playlists"]
+    stages = r["encoder_fit"]["stages"]
+    assert stages[0]["dir"] == read_result(paths[0])["encoder_fit"]["stages"][0]["dir"]  # shared stage 1
+    assert figure4_sweep(str(small_dataset.root), "ci", n_seeds=(1,), results_dir=tmp_path, overrides=over,
+                         progress=False) == paths[:1]  # finished files are kept
+    (group,) = figure4_data(tmp_path)
+    assert sorted(figure4_data(tmp_path)[group]) == [1, 3]
+    assert figure4(tmp_path, tmp_path / "f4.png").is_file()
