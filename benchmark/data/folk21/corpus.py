@@ -2,9 +2,10 @@
 
 ABC collections are read from the ABC text directly (headers ``T: C: O: R: B: S:``,
 one entry per ``X:`` tune), which is fast and keeps fields that music21's metadata
-cache drops (the tune type ``R:``). Other formats (MusicXML, Humdrum) get their
-metadata from music21's corpus metadata bundle and from their file names, and are
-parsed by music21 only when they are rendered.
+cache drops (the tune type ``R:``). Other formats get their metadata from their Humdrum
+reference records (``!!!OPR``, ``!!!OTL``, ``!!!AGN``), MusicXML title/creator tags
+(read with regular expressions) and file names; music21 parses them only when they
+are rendered.
 
 Every piece has a stable id, a collection, an album (the printed collection it comes
 from), a title, a composer (empty when unknown) and an editor, and where the source
