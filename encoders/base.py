@@ -14,7 +14,6 @@ Heavy imports (torch models, laion_clap, transformers) belong inside methods.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.configurable import Configurable
 from benchmark.data.format import Dataset
 
 
@@ -51,43 +51,17 @@ class EncoderUnavailable(RuntimeError):
     """The encoder cannot run here (missing file, package or weights); the message says what."""
 
 
-class Encoder:
+class Encoder(Configurable):
     """Base class. Subclasses set ``meta`` and ``default_config`` and implement :meth:`embed`."""
 
+    kind: ClassVar[str] = "encoder"
     meta: ClassVar[EncoderMeta | None] = None
-    #: Defaults; ``profile_configs[profile]`` is merged on top, then user overrides.
-    default_config: ClassVar[dict[str, Any]] = {}
-    profile_configs: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: Profiles whose default grid includes this encoder (``larpbench grid`` without
-    #: ``--encoder``). An encoder can still be run in any profile by naming it.
-    default_profiles: ClassVar[tuple[str, ...]] = ("ci", "quick", "paper")
     #: Config keys that change how fast, not what, an encoder computes: left out of cache keys.
     runtime_keys: ClassVar[frozenset[str]] = frozenset({"device", "num_threads", "num_workers"})
-
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        self.config: dict[str, Any] = copy.deepcopy(dict(self.default_config))
-        self.config.update(copy.deepcopy(config or {}))
-        unknown = sorted(set(self.config) - set(self.default_config))
-        if unknown:
-            raise ValueError(
-                f"encoder {self.name!r}: unknown config key(s) {unknown}; "
-                f"known: {sorted(self.default_config)}"
-            )
-
-    @classmethod
-    def from_profile(cls, profile: str, overrides: dict[str, Any] | None = None) -> Encoder:
-        cfg = copy.deepcopy(cls.profile_configs.get(profile, {}))
-        cfg.update(overrides or {})
-        return cls(cfg)
 
     def cache_config(self) -> dict[str, Any]:
         """The config without :attr:`runtime_keys`: what cache and result keys hash."""
         return {k: v for k, v in self.config.items() if k not in self.runtime_keys}
-
-    @property
-    def name(self) -> str:
-        assert self.meta is not None
-        return self.meta.name
 
     def output_dim(self) -> int:
         assert self.meta is not None

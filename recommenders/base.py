@@ -16,13 +16,14 @@ seeds and taking the top-K is the harness's job (:mod:`benchmark.ranking`).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+
+from benchmark.configurable import Configurable
 
 
 @dataclass(frozen=True)
@@ -63,32 +64,9 @@ class TrainData:
 Validator = Callable[["Recommender"], float]
 
 
-class Recommender:
+class Recommender(Configurable):
+    kind: ClassVar[str] = "recommender"
     meta: ClassVar[RecommenderMeta | None] = None
-    default_config: ClassVar[dict[str, Any]] = {}
-    profile_configs: ClassVar[dict[str, dict[str, Any]]] = {}
-    default_profiles: ClassVar[tuple[str, ...]] = ("ci", "quick", "paper")
-
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        self.config: dict[str, Any] = copy.deepcopy(dict(self.default_config))
-        self.config.update(copy.deepcopy(config or {}))
-        unknown = sorted(set(self.config) - set(self.default_config))
-        if unknown:
-            raise ValueError(
-                f"recommender {self.name!r}: unknown config key(s) {unknown}; "
-                f"known: {sorted(self.default_config)}"
-            )
-
-    @classmethod
-    def from_profile(cls, profile: str, overrides: dict[str, Any] | None = None) -> Recommender:
-        cfg = copy.deepcopy(cls.profile_configs.get(profile, {}))
-        cfg.update(overrides or {})
-        return cls(cfg)
-
-    @property
-    def name(self) -> str:
-        assert self.meta is not None
-        return self.meta.name
 
     def fit(self, train: TrainData, *, seed: int, validator: Validator | None = None) -> dict[str, Any]:
         """Train on the warm side; select the epoch with ``validator`` if given. Returns a report."""
