@@ -56,6 +56,11 @@ def _profile(session: nox.Session, default: str = "quick") -> tuple[str, list[st
     return profile, args
 
 
+def _results_dir(args: list[str]) -> str:
+    """The ``--results`` folder among the pass-through arguments (default ``results``)."""
+    return args[args.index("--results") + 1] if "--results" in args else "results"
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (everything but GPU tests); pass pytest options after ``--``."""
@@ -91,7 +96,8 @@ def reproduce_table1(session: nox.Session) -> None:
     _project_env(session)
     profile, rest = _profile(session)
     _larpbench(session, "stats", "--profile", profile, *rest)
-    _larpbench(session, "table", "1", "--profile", profile, "--out", f"results/{profile}/table1.md")
+    _larpbench(session, "table", "1", "--profile", profile, "--results", _results_dir(rest),
+               "--out", f"{_results_dir(rest)}/{profile}/table1.md")
 
 
 @nox.session
@@ -100,7 +106,8 @@ def reproduce_table2(session: nox.Session) -> None:
     _project_env(session)
     profile, rest = _profile(session)
     _larpbench(session, "grid", "--profile", profile, *rest)
-    _larpbench(session, "table", "2", "--profile", profile, "--out", f"results/{profile}/table2.md")
+    _larpbench(session, "table", "2", "--profile", profile, "--results", _results_dir(rest),
+               "--out", f"{_results_dir(rest)}/{profile}/table2.md")
 
 
 @nox.session
@@ -124,7 +131,8 @@ def reproduce_table3(session: nox.Session) -> None:
     profile, rest = _profile(session)
     encs = [a for e in TABLE3_ENCODERS for a in ("--encoder", e)]
     _larpbench(session, "grid", "--profile", profile, "--recommender", "itemknn", *encs, *rest)
-    _larpbench(session, "table", "3", "--profile", profile, "--out", f"results/{profile}/table3.md")
+    _larpbench(session, "table", "3", "--profile", profile, "--results", _results_dir(rest),
+               "--out", f"{_results_dir(rest)}/{profile}/table3.md")
 
 
 @nox.session
@@ -145,4 +153,5 @@ def reproduce_table4(session: nox.Session) -> None:
         common = ["--profile", profile, "--dataset", target, "--recommender", "itemknn", *encs, *rest]
         _larpbench(session, "grid", *common)
         _larpbench(session, "grid", *common, "--train-dataset", source)
-    _larpbench(session, "table", "4", "--profile", profile, "--out", f"results/{profile}/table4.md")
+    _larpbench(session, "table", "4", "--profile", profile, "--results", _results_dir(rest),
+               "--out", f"{_results_dir(rest)}/{profile}/table4.md")
