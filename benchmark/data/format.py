@@ -314,8 +314,8 @@ class Dataset:
         seconds = self.clip_seconds if seconds is None else seconds
         try:
             info = sf.info(str(path))
-            start = int(round(t.clip_start * info.samplerate))
-            n = int(round(seconds * info.samplerate))
+            start = round(t.clip_start * info.samplerate)
+            n = round(seconds * info.samplerate)
             data, sr = sf.read(str(path), start=start, frames=n, dtype="float32", always_2d=True)
         except (RuntimeError, sf.LibsndfileError) as e:
             raise DatasetError(f"{path} (track {track_id}): unreadable audio ({e})") from e
