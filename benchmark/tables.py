@@ -115,8 +115,13 @@ def table2_data(results_dir: Path, profile: str) -> dict[str, Any]:
         first = results[0]
         rec_labels[r] = first["recommender"]["meta"].get("paper_row") or r
         enc_info.setdefault(e, {"label": _row_label(first), "meta": first["encoder"]["meta"],
-                                "config": first["encoder"]["config"], "paper_column": {}})
+                                "config": first["encoder"]["config"], "paper_column": {}, "trained_on": {}})
         enc_info[e]["paper_column"][d] = first["dataset"].get("paper_column")
+        fit = first.get("encoder_fit") or {}
+        if isinstance(fit, dict) and fit.get("trained_on"):
+            pre = fit.get("pretrained") if isinstance(fit.get("pretrained"), dict) else {}
+            chain = [str(x) for x in (pre.get("trained_on"), fit["trained_on"]) if x]
+            enc_info[e]["trained_on"][d] = " then ".join(chain)
         ok = [x for x in results if x.get("status") == "ok"]
         entry: dict[str, Any] = {"status": "ok" if ok else results[0].get("status"),
                                  "reason": results[0].get("reason"), "seeds": sorted(x["cell"]["seed"] for x in ok)}
@@ -193,16 +198,24 @@ def _significance_note(data: dict[str, Any], dataset: str, rec: str) -> str | No
 
 
 def _provenance_notes(data: dict[str, Any]) -> list[str]:
+    """One note per encoder (version, weights, what it trained on in each dataset, config
+    variant) and one per unavailable encoder and reason, listing the cells it left empty."""
     notes = []
     for e, info in sorted(data["encoders"].items()):
         m = info["meta"]
-        cfg_name = info["config"].get("model_config") or info["config"].get("config") or ""
-        extra = f"; config {cfg_name}" if cfg_name else ""
+        variant = next((info["config"][k] for k in ("model_config", "htsat", "backbone", "extractor", "config")
+                        if info["config"].get(k)), "")
+        cfg_name = str(variant.get("name", variant) if isinstance(variant, dict) else variant)
+        extra = f"; variant {cfg_name}" if cfg_name else ""
+        trained = "; ".join(f"{d}: {t}" for d, t in sorted(info["trained_on"].items()))
         notes.append(f"{info['label']} = `{e}` v{m['version']}: weights {m['weights']}; "
-                     f"trains on {m['trains_on']}{extra}")
+                     f"trains on {trained or m['trains_on']}{extra}")
+    missing: dict[tuple[str, str, str], list[str]] = {}
     for (d, e, r), v in sorted(data["values"].items()):
         if v.get("status") not in (None, "ok"):
-            notes.append(f"{d} / {e} / {r}: {v['status']} — {v.get('reason')}")
+            missing.setdefault((e, str(v["status"]), str(v.get("reason"))), []).append(f"{d}/{r}")
+    for (e, status, reason), where in sorted(missing.items()):
+        notes.append(f"`{e}` {status} in {len(where)} cell(s) ({', '.join(where)}): {reason}")
     return notes
 
 

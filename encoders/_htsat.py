@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -416,23 +416,17 @@ def _is_derived(key: str) -> bool:
     return key.endswith(_DERIVED_SUFFIXES) or key.startswith(_DERIVED_PREFIXES)
 
 
-def load_htsat_checkpoint(model: torch.nn.Module, path: str | Path, *, prefix: str | None = None,
-                          strict: bool = False) -> LoadReport:
-    """Load HTS-AT weights from an HTS-AT, CLAP or LARP checkpoint into ``model``.
+def load_matching(model: torch.nn.Module, path: str | Path, *, prefix: str | None = None, strict: bool = False,
+                  may_be_absent: Callable[[str], bool] = lambda key: False, what: str = "model") -> LoadReport:
+    """Load every checkpoint tensor whose name (under ``prefix``) and shape match ``model``.
 
     The key prefix is found automatically (the dotted prefix under which most checkpoint
-    keys name a model parameter: e.g. ``module.audio_branch.`` for CLAP,
-    ``sed_model.`` for HTS-AT's AudioSet checkpoint, ``""`` for a bare state dict) unless
-    ``prefix`` is given. Tensors whose shape differs from the model's are not loaded and
-    reported. Buffers rebuilt from the config (STFT/mel kernels, position indices,
-    attention masks) may be absent without being reported as missing.
-
-    Returns a :class:`LoadReport` and logs its summary (warning level when something is
-    missing or mismatched). Raises :class:`CheckpointError` when no tensor matched (the
-    message names some checkpoint and model keys), or, with ``strict=True``, when
-    anything was missing, unexpected or mismatched.
+    keys name a model parameter) unless given. Tensors of another shape are not loaded and
+    are reported; model keys for which ``may_be_absent(key)`` holds are not reported as
+    missing. Raises :class:`CheckpointError` when no tensor matched (naming some checkpoint
+    and model keys), or, with ``strict=True``, when anything was missing, unexpected or
+    mismatched. Returns the :class:`LoadReport`.
     """
-
     sd = read_state_dict(path)
     model_sd = model.state_dict()
     model_keys = set(model_sd)
@@ -450,16 +444,31 @@ def load_htsat_checkpoint(model: torch.nn.Module, path: str | Path, *, prefix: s
         else:
             to_load[k] = v
     report.loaded = sorted(to_load)
-    report.missing = sorted(k for k in model_keys - set(under) if not _is_derived(k))
+    report.missing = sorted(k for k in model_keys - set(under) if not may_be_absent(k))
     report.unexpected.sort()
     if not to_load:
         raise CheckpointError(
-            f"{path}: no checkpoint tensor matches the HTS-AT model (prefix {prefix!r}); "
+            f"{path}: no checkpoint tensor matches the {what} (prefix {prefix!r}); "
             f"checkpoint keys look like {sorted(ckpt_keys)[:6]}, model keys like "
             f"{sorted(model_keys)[:6]}. Pass prefix=... if the weights sit under another name."
         )
     if strict and (report.missing or report.unexpected or report.mismatched):
         raise CheckpointError(f"strict load failed: {report.summary()}")
     model.load_state_dict(to_load, strict=False)
+    return report
+
+
+def load_htsat_checkpoint(model: torch.nn.Module, path: str | Path, *, prefix: str | None = None,
+                          strict: bool = False) -> LoadReport:
+    """Load HTS-AT weights from an HTS-AT, CLAP or LARP checkpoint into ``model``.
+
+    :func:`load_matching` with HTS-AT's rules: the prefix is e.g. ``module.audio_branch.``
+    for CLAP, ``sed_model.`` for HTS-AT's AudioSet checkpoint, ``""`` for a bare state
+    dict; buffers rebuilt from the config (STFT/mel kernels, position indices, attention
+    masks) may be absent without being reported as missing. Logs the report's summary
+    (warning level when something is missing or mismatched).
+    """
+    report = load_matching(model, path, prefix=prefix, strict=strict, may_be_absent=_is_derived,
+                           what="HTS-AT model")
     (log.warning if report.missing or report.mismatched else log.info)("HTS-AT checkpoint %s", report.summary())
     return report
