@@ -186,7 +186,15 @@ def cmd_figures(args: argparse.Namespace) -> int:
         for d in args.dataset or ["synth-mpd"]:
             larp_reports.figure4_sweep(d, args.profile, results_dir=args.results, progress=not args.quiet)
     print(f"wrote {larp_reports.figure4(args.results, out / 'figure4.png')}")
-    print(f"wrote {larp_reports.figure5(cache_root() / 'shared' / 'larp', out / 'figure5.png')}")
+    from encoders import REGISTRY
+
+    model_config = REGISTRY.get("larp").profile_configs[args.profile]["model_config"]
+    logs = larp_reports.collect_logs(cache_root() / "shared" / "larp", out / "larp_logs", model_config)
+    if not logs:
+        raise FileNotFoundError(f"no LARP stage logs for profile {args.profile} (model config {model_config}) in "
+                                f"{cache_root() / 'shared' / 'larp'} or {out / 'larp_logs'}: train LARP first "
+                                f"(nox -s reproduce_table3 -- --profile {args.profile})")
+    print(f"wrote {larp_reports.figure5(out / 'larp_logs', out / 'figure5.png')}")
     return 0
 
 

@@ -14,8 +14,9 @@
 
 Wiring (CLI / nox): ``render_table3(results_dir, profile)``, ``figure4_sweep(dataset,
 profile, ...)`` then ``figure4(results_dir, out_png)``, ``figure5(log_files_or_dir,
-out_png)`` — the LARP stage logs live under ``$LARPBENCH_CACHE/shared/larp`` and are
-copied into each LARP encoder's workdir as ``larp_log_stage<k>.jsonl``.
+out_png)`` — the LARP stage logs live under ``$LARPBENCH_CACHE/shared/larp``;
+:func:`collect_logs` copies a profile's logs into ``<results>/<profile>/larp_logs`` (committed,
+so Figure 5 renders on a fresh clone without retraining).
 """
 
 from __future__ import annotations
@@ -266,11 +267,32 @@ def figure4(results_dir: str | Path, out_png: str | Path) -> Path:
 
 
 # ============================================================================== Figure 5
+def collect_logs(src: str | Path, dest: str | Path, model_config: str) -> list[Path]:
+    """Copy the LARP stage logs (``<src>/<stage>/log.jsonl``, one per stage folder of the
+    cache) whose runs used ``model_config`` into ``<dest>/<stage folder>.jsonl``, so that
+    Figure 5 can be drawn again from committed files; returns the files in ``dest``.
+    A log already in ``dest`` is replaced only by a longer one (a resumed stage)."""
+    from benchmark.data.format import atomic_write_text
+
+    src, dest = Path(src), Path(dest)
+    for log in sorted(src.glob("*/log.jsonl")) if src.is_dir() else []:
+        text = log.read_text(encoding="utf-8")
+        first = next((json.loads(x) for x in text.splitlines() if x.strip()), None)
+        if first is None or first.get("model_config") != model_config:
+            continue
+        out = dest / f"{log.parent.name}.jsonl"
+        if not out.is_file() or len(out.read_text(encoding="utf-8")) < len(text):
+            atomic_write_text(out, text)
+    return sorted(dest.glob("*.jsonl")) if dest.is_dir() else []
+
+
 def read_logs(log_files_or_dir: str | Path | Iterable[str | Path]) -> list[dict[str, Any]]:
     """Every record of the LARP stage logs (``log.jsonl``, ``larp_log_stage*.jsonl``), deduplicated."""
     if isinstance(log_files_or_dir, (str, Path)):
         p = Path(log_files_or_dir)
-        files = sorted([*p.rglob("log.jsonl"), *p.rglob("larp_log_stage*.jsonl")]) if p.is_dir() else [p]
+        files = sorted([*p.rglob("log.jsonl"), *p.rglob("larp_log_stage*.jsonl"), *p.glob("*.jsonl")]) \
+            if p.is_dir() else [p]
+        files = sorted(set(files))
     else:
         files = [Path(f) for f in log_files_or_dir]
     seen: set[tuple[Any, ...]] = set()

@@ -450,7 +450,7 @@ def test_render_table3_from_result_files(tmp_path):
 def test_figures_are_written(tmp_path):
     import json as _json
 
-    from benchmark.larp_reports import _chains, figure4, figure5, read_logs
+    from benchmark.larp_reports import _chains, collect_logs, figure4, figure5, read_logs
     from benchmark.results import SCHEMA, write_result
 
     logs = tmp_path / "logs"
@@ -466,6 +466,12 @@ def test_figures_are_written(tmp_path):
     (stages,) = chains.values()
     assert sorted(stages) == ["1", "2", "3:fusion, n_seed=10", "3:mean, n_seed=10"]
     assert figure5(logs, tmp_path / "f5.png").stat().st_size > 1000
+    # the committed copy: only this model config's logs, one flat file per stage folder, same chains
+    (logs / "other").mkdir()
+    (logs / "other" / "log.jsonl").write_text(_json.dumps({"stage": 1, "epoch": 0, "model_config": "paper"}) + "\n")
+    copied = collect_logs(logs, tmp_path / "committed", "cpu-tiny")
+    assert [p.name for p in copied] == [f"{d}.jsonl" for d in sorted(runs)]
+    assert _chains(read_logs(tmp_path / "committed")) == chains
     for n in (1, 5, 10):
         write_result(tmp_path / "res" / "ci" / "figure4" / "synth-mpd" / f"nseed{n}_seed0.json", {
             "schema": SCHEMA, "kind": "figure4_nseed", "status": "ok", "n_seed": n,
