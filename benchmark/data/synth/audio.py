@@ -667,7 +667,9 @@ def render(job: TrackJob, cfg: SynthConfig) -> np.ndarray:
                 out[2 * D:] += v["echo"] ** 2 * dry[: -2 * D]
 
     # loudness
-    rms = float(np.sqrt(np.dot(out, out) / N)) or 1.0
+    # math.fsum, not np.dot: BLAS picks its dot kernel by CPU (AVX2 vs AVX-512 sum in a
+    # different order), which changed the last bit of the gain and so the audio bytes
+    rms = math.sqrt(math.fsum(np.square(out, dtype=np.float64)) / N) or 1.0
     out *= db(v["loudness"]) / rms
     if v["noise_floor"] > -70:  # vinyl crackle: sparse clicks, each a few samples long
         n_clicks = int(seconds * 12)
