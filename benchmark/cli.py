@@ -225,10 +225,12 @@ def cmd_table(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from benchmark.regression import compare
 
-    drifts = compare(Path(args.baseline), Path(args.new), profile=args.profile, tolerance=args.tolerance)
+    drifts = compare(Path(args.baseline), Path(args.new), profile=args.profile, tolerance=args.tolerance,
+                     trained_tolerance=args.trained_tolerance)
     for d in drifts:
         print(f"DRIFT {d}")
-    print(f"{len(drifts)} drift(s) beyond tolerance {args.tolerance}")
+    print(f"{len(drifts)} drift(s) beyond tolerance {args.tolerance} "
+          f"({args.trained_tolerance} for gradient-trained cells)")
     return 1 if drifts else 0
 
 
@@ -236,7 +238,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from benchmark import __version__
     from benchmark.profiles import PROFILES
-    from benchmark.regression import DEFAULT_TOLERANCE
+    from benchmark.regression import DEFAULT_TOLERANCE, TRAINED_TOLERANCE
 
     p = argparse.ArgumentParser(
         prog="larpbench",
@@ -331,7 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("baseline")
     c.add_argument("new")
     c.add_argument("--profile")
-    c.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    c.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                   help="largest allowed absolute change of a metric (default %(default)s)")
+    c.add_argument("--trained-tolerance", type=float, default=TRAINED_TOLERANCE,
+                   help="the same for cells with a gradient-trained encoder or recommender, whose last "
+                        "bits differ between CPUs (default %(default)s)")
     c.set_defaults(func=cmd_compare)
     return p
 

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from benchmark.grid import GridConfig, GridRunner
-from benchmark.regression import DEFAULT_TOLERANCE, Drift, compare
+from benchmark.regression import (
+    DEFAULT_TOLERANCE,
+    TRAINED_TOLERANCE,
+    Drift,
+    compare,
+    gradient_trained,
+)
 from benchmark.results import iter_results, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +47,25 @@ def test_compare_detects_drift_and_missing_rows(tmp_path):
     assert [d.what for d in drifts] == ["ndcg@10 moved by more than 0.002", "missing (row disappeared)"]
     assert all(isinstance(d, Drift) for d in drifts)
     assert compare(a, a, "ci") == []
+
+
+def test_trained_cells_get_the_wider_tolerance(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    moved = (DEFAULT_TOLERANCE + TRAINED_TOLERANCE) / 2  # beyond the default, inside the trained bound
+    frozen = {"schema": "larpbench-result/1", "status": "ok", "cell": {}, "metrics": {"recall@10": 0.1},
+              "encoder_fit": None, "recommender_fit": {"trains": False, "epochs_run": 0}}
+    trained_rec = {**frozen, "recommender_fit": {"epochs_run": 7, "best_epoch": 3}}
+    trained_enc = {**frozen, "encoder_fit": {"steps": 120, "loss_first": 5.0}}
+    larp = {**frozen, "encoder_fit": {"stages": [{"stage": 1}]}}
+    for name, res in (("frozen", frozen), ("rec", trained_rec), ("enc", trained_enc), ("larp", larp)):
+        write_result(a / f"ci/d/{name}/r/seed0.json", res)
+        write_result(b / f"ci/d/{name}/r/seed0.json", {**res, "metrics": {"recall@10": 0.1 + moved}})
+    assert [gradient_trained(r) for r in (frozen, trained_rec, trained_enc, larp)] == [False, True, True, True]
+    drifts = compare(a, b, "ci")
+    assert [d.cell for d in drifts] == ["ci/d/frozen/r/seed0.json"]
+    assert drifts[0].what == f"recall@10 moved by more than {DEFAULT_TOLERANCE}"
+    # one bound for all cells when both tolerances are the same
+    assert len(compare(a, b, "ci", tolerance=DEFAULT_TOLERANCE, trained_tolerance=DEFAULT_TOLERANCE)) == 4
 
 
 @pytest.mark.slow
