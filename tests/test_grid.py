@@ -111,3 +111,24 @@ def test_table2_renders_from_files_only(tmp_path, tiny_size, tiny_dataset):
     table = render_table2(tmp_path / "r", "ci")
     assert "0.5000" in table
     assert "(0.0406)" in table  # LARP's paper R@10 on MPD stands beside the marked row
+
+
+def test_git_state_ignores_rewritten_result_files(tmp_path):
+    import subprocess
+
+    from benchmark.provenance import git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "cell.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    (tmp_path / "results" / "cell.json").write_text('{"new": 1}')
+    state = git_state.__wrapped__(str(tmp_path))
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state.__wrapped__(str(tmp_path))["dirty"] is True
