@@ -21,6 +21,7 @@ so Figure 5 renders on a fresh clone without retraining).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import defaultdict
@@ -375,7 +376,8 @@ def figure5(log_files_or_dir: str | Path | Iterable[str | Path], out_png: str | 
     n_rows = max(1, len(chains))
     fig, axes = plt.subplots(n_rows, len(metrics), figsize=(4.6 * len(metrics), 3.3 * n_rows), squeeze=False)
     colors = {"1": "tab:blue", "2": "tab:orange"}
-    extra_colors = iter(["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan"])
+    extra_colors = itertools.cycle(["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan",
+                                    "tab:pink", "tab:gray", "navy", "gold", "teal", "darkred"])
     for row, (g, stages) in enumerate(sorted(chains.items(), key=lambda kv: tuple(map(str, kv[0])))):
         offsets = {"1": 0}
         len1 = max((r["epoch"] for r in stages.get("1", [])), default=0)
@@ -384,7 +386,7 @@ def figure5(log_files_or_dir: str | Path | Iterable[str | Path], out_png: str | 
         for k in stages:
             if k.startswith("3"):
                 offsets[k] = len1 + len2
-                colors.setdefault(k, next(extra_colors, "black"))
+                colors.setdefault(k, next(extra_colors))
         for col, m in enumerate(metrics):
             ax = axes[row][col]
             for k in sorted(stages):
