@@ -25,12 +25,12 @@ TRAINED_TOLERANCE = 3e-2
 def gradient_trained(result: dict) -> bool:
     """Whether an encoder or recommender of this cell was trained by gradient descent.
 
-    Read from the fit reports the grid stores: trained encoders report optimiser
-    ``steps`` (or LARP's ``stages``), trained recommenders ``epochs_run`` > 0.
+    Recommenders declare it in their metadata (``RecommenderMeta.trains``); for encoders
+    it is read from the fit report the grid stores: optimiser ``steps`` (or LARP's ``stages``).
     """
     enc = result.get("encoder_fit") or {}
-    rec = result.get("recommender_fit") or {}
-    return bool("steps" in enc or "stages" in enc or (rec.get("epochs_run") or 0) > 0)
+    rec_meta = (result.get("recommender") or {}).get("meta") or {}
+    return bool("steps" in enc or "stages" in enc or rec_meta.get("trains"))
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ def test_trained_cells_get_the_wider_tolerance(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     moved = (DEFAULT_TOLERANCE + TRAINED_TOLERANCE) / 2  # beyond the default, inside the trained bound
     frozen = {"schema": "larpbench-result/1", "status": "ok", "cell": {}, "metrics": {"recall@10": 0.1},
-              "encoder_fit": None, "recommender_fit": {"trains": False, "epochs_run": 0}}
-    trained_rec = {**frozen, "recommender_fit": {"epochs_run": 7, "best_epoch": 3}}
+              "encoder_fit": None, "recommender": {"meta": {"name": "itemknn", "trains": False}}}
+    trained_rec = {**frozen, "recommender": {"meta": {"name": "dropoutnet", "trains": True}}}
     trained_enc = {**frozen, "encoder_fit": {"steps": 120, "loss_first": 5.0}}
     larp = {**frozen, "encoder_fit": {"stages": [{"stage": 1}]}}
     for name, res in (("frozen", frozen), ("rec", trained_rec), ("enc", trained_enc), ("larp", larp)):
