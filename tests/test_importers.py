@@ -344,3 +344,34 @@ def test_parse_caption_templates():
     assert parse_caption("A is a song by the artist B on the album C") == ("A", "B", "C")
     assert parse_caption("The track A by B on album C") == ("A", "B", "C")
     assert parse_caption("nonsense") is None
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_import_refuses_audio_inside_output_and_keeps_it(tmp_path, overwrite):
+    """Defect: ``--audio OUT/audio --out OUT --overwrite`` deleted the user's source audio."""
+    out = tmp_path / "out"
+    slices, audio, _ = mpd_fixture(out, missing=())  # audio written to OUT/audio
+    before = {p: p.read_bytes() for p in audio.rglob("*") if p.is_file()}
+    assert before
+    with pytest.raises(ImportFormatError, match="inside the output folder"):
+        import_mpd(slices, audio, out, train_size=40, valid_size=3, test_size=3,
+                   min_playlist_len=5, overwrite=overwrite)
+    after = {p: p.read_bytes() for p in audio.rglob("*") if p.is_file()}
+    assert after == before
+    assert not (out / "manifest.json").exists()
+
+
+def test_import_refuses_inputs_inside_output_for_every_importer(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "audio"
+    outside.mkdir()
+    write_audio(outside / "a.wav", 1.0)
+    events = out / "events.tsv"
+    events.write_text("user_id\ttrack_id\ttimestamp\n")
+    with pytest.raises(ImportFormatError, match=r"events\.tsv: this input lies inside"):
+        import_lastfm(events, tmp_path / "tracks.tsv", outside, out, overwrite=True)
+    (out / "release").mkdir()
+    (out / "release" / "test.csv").write_text("uri,playlist\n")
+    with pytest.raises(ImportFormatError, match="inside the output folder"):
+        import_larp_release(out / "release", outside, out, overwrite=True)

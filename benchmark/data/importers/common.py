@@ -253,8 +253,30 @@ class ImportReport:
         print(f"report: {path}")
 
 
-def prepare_out_root(out_root: str | Path, overwrite: bool) -> Path:
+def refuse_inputs_inside(out_root: str | Path, inputs: Sequence[str | Path | None]) -> None:
+    """Refuse an import whose output folder contains one of its inputs.
+
+    The importer writes (and with ``overwrite`` replaces) ``OUT/audio`` and the tables of
+    ``OUT``; an input inside ``OUT`` could be overwritten or deleted, so the combination is
+    an error before anything is touched. Paths are compared after resolving links.
+    """
+    root = Path(out_root).resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        src = Path(given).resolve()
+        if src == root or src.is_relative_to(root):
+            raise ImportFormatError(
+                f"{given}: this input lies inside the output folder {out_root}, which the import "
+                f"writes and may replace; move the input out of it or choose another --out")
+
+
+def prepare_out_root(out_root: str | Path, overwrite: bool,
+                     inputs: Sequence[str | Path | None] = ()) -> Path:
+    """Make ``out_root`` ready for a new dataset; ``inputs`` are the files and folders the
+    import reads, which must not lie inside it (:func:`refuse_inputs_inside`)."""
     root = Path(out_root)
+    refuse_inputs_inside(root, inputs)
     if (root / "manifest.json").exists() and not overwrite:
         raise ImportFormatError(f"{root}: already holds a dataset (manifest.json); pass overwrite=True to replace it")
     if overwrite and (root / "audio").is_dir():

@@ -124,7 +124,7 @@ def import_larp_release(release_dir: str | Path, audio_dir: str | Path, out_root
         if p is not None and p.suffix in {".pkl", ".pickle"} and not trust_pickle:
             raise PickleRefusedError(refuse_pickle_message(p))
     index = AudioIndex(audio_dir)
-    root = prepare_out_root(out_root, overwrite)
+    root = prepare_out_root(out_root, overwrite, [folder, audio_dir, interactions])
     report = ImportReport("larp-release", inputs={"folder": str(folder), "files": {s: str(p) if p else None
                                                                                       for s, p in found.items()},
                                                   "audio_dir": str(audio_dir), "audio_files": index.n_files})

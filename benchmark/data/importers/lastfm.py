@@ -73,7 +73,7 @@ def import_lastfm(events_path: str | Path, tracks_path: str | Path, audio_dir: s
     """
     events_path, tracks_path = Path(events_path), Path(tracks_path)
     index = AudioIndex(audio_dir)
-    root = prepare_out_root(out_root, overwrite)
+    root = prepare_out_root(out_root, overwrite, [events_path, tracks_path, albums_path, uris_path, audio_dir])
     report = ImportReport("lastfm", inputs={"events": str(events_path), "tracks": str(tracks_path),
                                             "albums": str(albums_path) if albums_path else None,
                                             "uris": str(uris_path) if uris_path else None,

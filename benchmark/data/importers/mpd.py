@@ -113,7 +113,7 @@ def import_mpd(slices_dir: str | Path, audio_dir: str | Path, out_root: str | Pa
     """
     files = slice_files(slices_dir)
     index = AudioIndex(audio_dir)
-    root = prepare_out_root(out_root, overwrite)
+    root = prepare_out_root(out_root, overwrite, [slices_dir, audio_dir])
     report = ImportReport("mpd", inputs={"slices": [str(f) for f in files], "audio_dir": str(audio_dir),
                                          "audio_files": index.n_files})
     report.options = {"train_size": train_size, "valid_size": valid_size, "test_size": test_size,
