@@ -76,9 +76,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff."""
+    """ruff, and the layer contracts of pyproject.toml (import-linter)."""
     _project_env(session)
     session.run(str(BIN / "ruff"), "check", ".", external=True)
+    session.run(str(BIN / "lint-imports"), external=True)
 
 
 @nox.session

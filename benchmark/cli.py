@@ -59,8 +59,8 @@ def cmd_data_build(args: argparse.Namespace) -> int:
 
 
 def _open_dataset(ref: str, size: str):
+    from benchmark.core.dataset import Dataset
     from benchmark.data import catalog
-    from benchmark.data.format import Dataset
 
     if (Path(ref) / "manifest.json").is_file():
         return Dataset(ref)
@@ -68,7 +68,7 @@ def _open_dataset(ref: str, size: str):
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
-    from benchmark.datastats import dataset_stats
+    from benchmark.harness.datastats import dataset_stats
 
     ds = _open_dataset(args.dataset, args.size)
     info = {"summary": ds.summary(), "manifest": ds.manifest, "stats": dataset_stats(ds)}
@@ -77,8 +77,8 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 
 def cmd_data_validate(args: argparse.Namespace) -> int:
+    from benchmark.core.validate import validate
     from benchmark.data import catalog
-    from benchmark.data.validate import validate
 
     ref = args.dataset
     root = ref if (Path(ref) / "manifest.json").is_file() else catalog.dataset_path(ref, args.size)
@@ -117,7 +117,7 @@ def cmd_recommenders(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------- grid
 def cmd_grid(args: argparse.Namespace) -> int:
-    from benchmark.grid import GridConfig, GridRunner
+    from benchmark.harness.grid import GridConfig, GridRunner
 
     cfg = GridConfig(
         profile=args.profile, datasets=args.dataset or (), encoders=args.encoder or (),
@@ -138,9 +138,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from benchmark.datastats import write_dataset_stats
-    from benchmark.embeddings import EmbeddingStore
-    from benchmark.grid import GridConfig, GridRunner, make_encoder
+    from benchmark.harness.datastats import write_dataset_stats
+    from benchmark.harness.embeddings import EmbeddingStore
+    from benchmark.harness.grid import GridConfig, GridRunner, make_encoder
 
     runner = GridRunner(GridConfig(profile=args.profile, datasets=args.dataset or (),
                                    encoders=[args.encoder], recommenders=["itemknn"],
@@ -178,18 +178,19 @@ def cmd_data_import(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from benchmark import larp_reports
-    from benchmark.cache import cache_root
+    from benchmark.core.cache import cache_root
+    from benchmark.harness import sweeps
+    from benchmark.reports import larp as larp_reports
 
     out = Path(args.results) / args.profile
     if not args.skip_sweep:
         for d in args.dataset or ["synth-mpd"]:
-            larp_reports.figure4_sweep(d, args.profile, results_dir=args.results, progress=not args.quiet)
+            sweeps.figure4_sweep(d, args.profile, results_dir=args.results, progress=not args.quiet)
     print(f"wrote {larp_reports.figure4(args.results, out / 'figure4.png')}")
     from encoders import REGISTRY
 
     model_config = REGISTRY.get("larp").profile_configs[args.profile]["model_config"]
-    logs = larp_reports.collect_logs(cache_root() / "shared" / "larp", out / "larp_logs", model_config)
+    logs = sweeps.collect_logs(cache_root() / "shared" / "larp", out / "larp_logs", model_config)
     if not logs:
         raise FileNotFoundError(f"no LARP stage logs for profile {args.profile} (model config {model_config}) in "
                                 f"{cache_root() / 'shared' / 'larp'} or {out / 'larp_logs'}: train LARP first "
@@ -198,12 +199,27 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from benchmark.harness import train
+
+    if args.nproc > 1 and not train.under_torchrun():
+        argv = [a for a in (args.argv or []) if a]
+        return train.relaunch(args.nproc, argv)
+    overrides = _parse_overrides([f"{args.encoder}.{kv}" for kv in args.set or []], "--set").get(args.encoder, {})
+    report = train.train_encoder(args.encoder, args.dataset, profile=args.profile, seed=args.seed,
+                                 overrides=overrides, selection_split=args.selection_split,
+                                 progress=not args.quiet)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(report, indent=1, default=str))
+    return 0
+
+
 def cmd_table(args: argparse.Namespace) -> int:
-    from benchmark import tables
+    from benchmark.reports import tables
 
     results = Path(args.results)
     if args.number == "3":
-        from benchmark.larp_reports import render_table3
+        from benchmark.reports.larp import render_table3
 
         text = render_table3(results, args.profile, with_ci=not args.no_ci)
     elif args.number == "1":
@@ -216,14 +232,14 @@ def cmd_table(args: argparse.Namespace) -> int:
         raise SystemExit(f"table {args.number}: not available yet")
     print(text)
     if args.out:
-        from benchmark.data.format import atomic_write_text
+        from benchmark.core.dataset import atomic_write_text
 
         atomic_write_text(Path(args.out), text + "\n")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from benchmark.regression import compare
+    from benchmark.harness.regression import compare
 
     drifts = compare(Path(args.baseline), Path(args.new), profile=args.profile, tolerance=args.tolerance,
                      trained_tolerance=args.trained_tolerance)
@@ -237,8 +253,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from benchmark import __version__
-    from benchmark.profiles import PROFILES
-    from benchmark.regression import DEFAULT_TOLERANCE, TRAINED_TOLERANCE
+    from benchmark.core.profiles import PROFILES
+    from benchmark.harness.regression import DEFAULT_TOLERANCE, TRAINED_TOLERANCE
 
     p = argparse.ArgumentParser(
         prog="larpbench",
@@ -305,6 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_grid)
 
+    x = sub.add_parser("train", help="train one encoder into the cache (--nproc N: DDP under torchrun)")
+    x.add_argument("encoder", help="a trainable encoder, e.g. larp, larp-wtc, clap-ft")
+    x.add_argument("--dataset", required=True, help="catalog name or dataset folder")
+    x.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--set", action="append", metavar="key=value", help="override a config option (JSON value)")
+    x.add_argument("--selection-split", default="valid", choices=["valid", "test"])
+    x.add_argument("--nproc", type=int, default=1, help="processes (DDP via torch.distributed.run)")
+    x.add_argument("--quiet", action="store_true")
+    x.set_defaults(func=cmd_train)
+
     s = sub.add_parser("stats", help="compute Table 1 dataset statistics (homogeneity) into results")
     s.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     s.add_argument("--dataset", action="append")
@@ -344,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

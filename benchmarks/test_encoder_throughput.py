@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from benchmark.data.format import Dataset, Track, write_dataset
+from benchmark.core.dataset import Dataset, Track, write_dataset
 from encoders import REGISTRY, EncoderUnavailable
 
 N_CLIPS, SR, SECONDS = 24, 16000, 10.0

@@ -3,7 +3,7 @@
 Run: ``pytest benchmarks/ --benchmark-enable -p no:cacheprovider`` (the project's pytest
 options disable benchmarks by default; ``--benchmark-enable`` times them).
 
-- ItemKNN scoring + masked top-40 through :func:`benchmark.ranking.rank` for 1,000
+- ItemKNN scoring + masked top-40 through :func:`benchmark.core.ranking.rank` for 1,000
   playlists × 100,000 candidates × 256-d (random float32, ~50 seeds per playlist), and
   its two halves (scoring alone, ranking alone) to find the bottleneck;
 - fit time of the trained recommenders at the ``quick`` scale: ~3,000 training tracks,
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.evaluation import make_validator
-from benchmark.protocol import QuerySet, n_seeds
-from benchmark.ranking import rank, topk_masked
+from benchmark.core.evaluation import make_validator
+from benchmark.core.protocol import QuerySet, n_seeds
+from benchmark.core.ranking import rank, topk_masked
 from recommenders import REGISTRY, TrainData
 from recommenders.itemknn import ItemKNN
 

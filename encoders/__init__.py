@@ -2,7 +2,7 @@
 subclass with a ``meta`` record is an entry. Third-party encoders register through the
 ``larpbench.encoders`` entry-point group."""
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 from .base import Encoder, EncoderMeta, EncoderUnavailable
 

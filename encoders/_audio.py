@@ -1,7 +1,7 @@
 """Shared private helpers for audio encoders.
 
 * :func:`load_audio_batch` / :func:`iter_audio_batches` — read clips of a
-  :class:`~benchmark.data.format.Dataset` at a given sample rate and length, a few
+  :class:`~benchmark.core.dataset.Dataset` at a given sample rate and length, a few
   files at a time on a small thread pool (libsndfile and scipy's polyphase filter
   release the GIL), as one ``float32 [n, samples]`` array per batch.
 * :func:`mel_filterbank` and :class:`LogMel` — a log-mel front end in torch whose
@@ -33,7 +33,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from benchmark.data.format import Dataset
+    from benchmark.core.dataset import Dataset
 
 __all__ = [
     "LogMel",
@@ -159,7 +159,7 @@ def _available_seconds(dataset: Dataset, track_id: str) -> float:
     """Seconds of audio in the track's file after its ``clip_start``."""
     import soundfile as sf
 
-    from benchmark.data.format import DatasetError
+    from benchmark.core.dataset import DatasetError
 
     path = dataset.audio_path(track_id)
     try:

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.configurable import Configurable
-from benchmark.data.format import Dataset
+from benchmark.core.configurable import Configurable
+from benchmark.core.dataset import Dataset
 
 
 @dataclass(frozen=True)

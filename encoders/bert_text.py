@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 from encoders._text import (
     LARP_MAX_LENGTH,
     PACKAGED_MINILM,

@@ -2,7 +2,7 @@
 
 Starts from clap-pt's weights (an official checkpoint via ``checkpoint``, or the in-repo
 pre-training on the pre-training pool, shared through
-``benchmark.cache.shared_dir("clap-pt", key)`` so it is trained once), then continues
+``benchmark.core.cache.shared_dir("clap-pt", key)`` so it is trained once), then continues
 training with the same CLIP loss on the **training split's** audio-caption pairs: AdamW,
 lr 1e-4, linear warm-up (3,200 steps in the paper profile) then cosine, weight decay 0.2
 as laion_clap. Only train-split tracks are used (never valid/test). The embedding is the
@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
+from benchmark.core.evaluation import EmbeddingValidator
 from encoders._baselines.clap_encoder import COMMON_DEFAULTS, ClapEncoderBase
 from encoders.base import EncoderMeta, EncoderUnavailable
 from encoders.clap_pt import CLAP_PROFILES
@@ -59,7 +60,8 @@ class ClapFTEncoder(ClapEncoderBase):
         p: {**CLAP_PROFILES[p], **FT_PROFILES[p]} for p in ("ci", "quick", "paper")
     }
 
-    def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
+    def fit(self, dataset: Dataset, *, seed: int, workdir: Path,
+            validator: EmbeddingValidator | None = None) -> dict[str, Any]:
         from encoders._baselines.train import STATE_FILE, is_finished, load_state, save_state
 
         workdir = Path(workdir)

@@ -14,7 +14,7 @@ logit scale) used frozen. Here:
 * without a checkpoint, "pre-trained" means CLAP pre-trained in-repo, with laion_clap's
   loss and optimiser (AdamW, wd 0.2, warm-up + cosine), on the dataset's **pre-training
   pool** (audio-caption pairs of tracks in no playlist), then frozen. The run is shared
-  with ``clap-ft`` through ``benchmark.cache.shared_dir("clap-pt", key)``.
+  with ``clap-ft`` through ``benchmark.core.cache.shared_dir("clap-pt", key)``.
 
 Embedding: the audio branch's L2-normalised 512-d projection (``embedding="audio"``).
 What LARP's CLAP rows used is not stated in the paper, and the official evaluation code
@@ -31,7 +31,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
+from benchmark.core.evaluation import EmbeddingValidator
 from encoders._baselines.clap_encoder import COMMON_DEFAULTS, ClapEncoderBase
 from encoders.base import EncoderMeta
 
@@ -73,7 +74,8 @@ class ClapPTEncoder(ClapEncoderBase):
     default_config: ClassVar[dict[str, Any]] = dict(COMMON_DEFAULTS)
     profile_configs: ClassVar[dict[str, dict[str, Any]]] = CLAP_PROFILES
 
-    def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
+    def fit(self, dataset: Dataset, *, seed: int, workdir: Path,
+            validator: EmbeddingValidator | None = None) -> dict[str, Any]:
         from encoders._baselines.train import STATE_FILE, is_finished, load_state
 
         workdir = Path(workdir)

@@ -38,7 +38,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
+from benchmark.core.evaluation import EmbeddingValidator
 from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
 
 SR = 16000
@@ -118,7 +119,7 @@ def music_descriptors(path: str, start: float, end: float) -> tuple[list[str], l
 
 def _chunk(root: str, ids: list[str], mode: str, frame: int, hop: int) -> list[tuple[list[str], Any]]:
     """Worker: descriptors of ``ids`` of the dataset at ``root`` (process-pool friendly)."""
-    from benchmark.data.format import Dataset
+    from benchmark.core.dataset import Dataset
 
     ds = Dataset(root)
     out = []
@@ -264,7 +265,8 @@ class EssentiaDescriptorsEncoder(Encoder):
             self.sizes = [int(v.size) for v in vals]
 
     # -- protocol ------------------------------------------------------------------------
-    def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
+    def fit(self, dataset: Dataset, *, seed: int, workdir: Path,
+            validator: EmbeddingValidator | None = None) -> dict[str, Any]:
         import time
 
         from encoders._baselines.train import load_state, save_state

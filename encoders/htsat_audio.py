@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 from encoders._htsat import HTSAT_CONFIGS, HTSATConfig, LoadReport, get_htsat_config
 from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
 

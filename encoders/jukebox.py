@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
 
 LAYER = 36

@@ -6,7 +6,7 @@
 * ``larp`` — stages 1-3 with the self-attention fusion: "LARP" (Table 3's "LARP-TPC-fusion").
 
 All four share the trainer in :mod:`encoders._larp.train`; finished stages are cached
-under ``benchmark.cache.shared_dir("larp", key)``, so ``larp-ttc`` reuses ``larp-wtc``'s
+under ``benchmark.core.cache.shared_dir("larp", key)``, so ``larp-ttc`` reuses ``larp-wtc``'s
 stage 1 and ``larp``/``larp-tpc`` reuse stage 2. Embedding = ``mean(a, t)`` of the
 normalised 256-d audio and text projections of the stage's best weights.
 
@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
+from benchmark.core.evaluation import EmbeddingValidator
 from encoders._larp import configs as C
 from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
 
@@ -70,6 +71,7 @@ class _LarpEncoder(Encoder):
         self.larp_config: dict[str, Any] = C.resolve(self.config["model_config"], overrides)
         self._trainer: Any = None
         self._trainer_key: tuple[str, int] | None = None
+        self._validator: EmbeddingValidator | None = None
         self._model: Any = None
         self.fit_report: dict[str, Any] | None = None
 
@@ -96,16 +98,21 @@ class _LarpEncoder(Encoder):
 
         key = (dataset.content_hash, int(seed))
         if self._trainer is None or self._trainer_key != key:
-            self._trainer = LarpTrainer(dataset, self.larp_config, int(seed))
+            self._trainer = LarpTrainer(dataset, self.larp_config, int(seed), validator=self._validator)
             self._trainer_key = key
             self._model = None
         return self._trainer
 
-    def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
-        """Train (or reuse) stages 1..STAGE on the train split, selecting on valid."""
+    def fit(self, dataset: Dataset, *, seed: int, workdir: Path,
+            validator: EmbeddingValidator | None = None) -> dict[str, Any]:
+        """Train (or reuse) stages 1..STAGE on the train split, selecting each stage's epoch
+        with ``validator`` (the harness builds it on the selection split)."""
         import time
 
         t0 = time.perf_counter()
+        if validator is not None and validator is not self._validator:
+            self._validator = validator
+            self._trainer = None
         trainer = self.trainer(dataset, seed)
         results = trainer.run(self.STAGE)
         workdir = Path(workdir)

@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
+from benchmark.core.evaluation import EmbeddingValidator
 from encoders.base import Encoder, EncoderMeta
 
 GLOBAL_FEATURES = ("centroid_mean", "centroid_std", "spread_mean", "rolloff85_mean",
@@ -183,7 +184,8 @@ class MelStatsEncoder(Encoder):
         self.stats_split = split
         return {"stats_split": split, "stats_tracks": len(ids), "dataset_hash": dataset.content_hash}
 
-    def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
+    def fit(self, dataset: Dataset, *, seed: int, workdir: Path,
+            validator: EmbeddingValidator | None = None) -> dict[str, Any]:
         if self.config["standardize"] == "none":
             return {"stats_split": None}
         report = self._compute_stats(dataset)

@@ -5,7 +5,7 @@ Accepted files (``config.path``):
 
 * ``X.safetensors`` with a 2-D tensor ``embeddings`` and the track ids, in row order, as
   a JSON list under the metadata key ``track_ids`` (the format of this project's
-  embedding cache, :func:`benchmark.embeddings.save_embeddings`);
+  embedding cache, :func:`benchmark.harness.embeddings.save_embeddings`);
 * ``X.npy`` (a 2-D array, loaded with ``allow_pickle=False``) plus a sidecar with the
   track ids in row order: ``X.txt`` (one id per line) or ``X.json`` (a JSON list), or any
   file given as ``config.ids_path``.
@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
 
 _HOWTO = (

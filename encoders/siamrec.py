@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 from encoders._baselines.audio_encoder import MACHINE_DEFAULTS, TrainedAudioEncoder
 from encoders.base import EncoderMeta, EncoderUnavailable
 

@@ -2,7 +2,7 @@
 :class:`Recommender` subclass with a ``meta`` record is an entry (entry-point group
 ``larpbench.recommenders`` for third-party ones)."""
 
-from benchmark.registry import Registry
+from benchmark.core.registry import Registry
 
 from .base import Recommender, RecommenderMeta, TrainData, Validator
 

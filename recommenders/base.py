@@ -11,19 +11,20 @@ Life cycle, driven by the grid runner::
 
 ``score`` sees only content vectors of the cold split and which of them are seeds: it can
 never read a cold track's interactions, because they are not passed in. Masking the
-seeds and taking the top-K is the harness's job (:mod:`benchmark.ranking`).
+seeds and taking the top-K is the harness's job (:mod:`benchmark.core.ranking`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from benchmark.configurable import Configurable
+from benchmark.core.configurable import Configurable
+from benchmark.core.evaluation import Validator
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,6 @@ class TrainData:
         return m
 
 
-#: A validator scores a recommender on held-out (validation) queries: returns Recall@10.
-Validator = Callable[["Recommender"], float]
 
 
 class Recommender(Configurable):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.data.format import Dataset, Track, write_dataset
+from benchmark.core.dataset import Dataset, Track, write_dataset
 
 SR = 16000
 SECONDS = 3.0
@@ -63,7 +63,7 @@ def fallback_tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 def resolve_tiny_dataset(request: pytest.FixtureRequest) -> Dataset:
     """``tiny_dataset`` from conftest when it can be built; this module's dataset while the
     real generator is not there yet (no such fixture, or its dataset name is unknown)."""
-    from benchmark.data.format import DatasetError
+    from benchmark.core.dataset import DatasetError
 
     try:
         return request.getfixturevalue("tiny_dataset")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmark.data.format import Dataset, DatasetError, Track, caption_for, write_dataset
-from benchmark.data.validate import validate
+from benchmark.core.dataset import Dataset, DatasetError, Track, caption_for, write_dataset
+from benchmark.core.validate import validate
 
 
 def _make(root, n_per_split=4, sr=8000):

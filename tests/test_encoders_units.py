@@ -65,7 +65,7 @@ def test_precomputed_npy_round_trip(tmp_path, dataset, some_ids, emb_table, side
 def test_precomputed_safetensors_round_trip(tmp_path, dataset, some_ids, emb_table):
     from safetensors.numpy import save_file
 
-    from benchmark.embeddings import save_embeddings
+    from benchmark.harness.embeddings import save_embeddings
 
     ids, x = emb_table
     save_file({"embeddings": x}, str(tmp_path / "e.safetensors"), metadata={"track_ids": json.dumps(ids)})

@@ -225,7 +225,7 @@ def test_rendering_is_deterministic_and_order_independent():
 # ----------------------------------------------------------------------------- a tiny real build
 def test_tiny_build(tmp_path):
     pytest.importorskip("music21")
-    from benchmark.data import Dataset
+    from benchmark.core.dataset import Dataset
     from benchmark.data.folk21 import build
 
     if shutil.which("abc2midi") is None:

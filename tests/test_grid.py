@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from benchmark.grid import GridConfig, GridRunner
-from benchmark.results import iter_results, read_result
-from benchmark.tables import render_table2
+from benchmark.core.results import iter_results, read_result
+from benchmark.harness.grid import GridConfig, GridRunner
+from benchmark.reports.tables import render_table2
 
 
 def _grid(results, **kw):
@@ -24,7 +24,7 @@ def _grid(results, **kw):
 @pytest.fixture
 def tiny_size(monkeypatch):
     """Run the ci profile on the tiny data so these tests stay fast."""
-    from benchmark import profiles
+    from benchmark.core import profiles
 
     monkeypatch.setitem(profiles.PROFILES, "ci", profiles.Profile(
         "ci", "tiny", ("synth-mpd",), (0,), "test"))
@@ -116,7 +116,7 @@ def test_table2_renders_from_files_only(tmp_path, tiny_size, tiny_dataset):
 def test_git_state_ignores_rewritten_result_files(tmp_path):
     import subprocess
 
-    from benchmark.provenance import git_state
+    from benchmark.core.provenance import git_state
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmark.data import Dataset
+from benchmark.core.dataset import Dataset
 from benchmark.data.importers import (
     REPORT_NAME,
     ImportFormatError,

@@ -17,6 +17,13 @@ from encoders._larp.data import PAD, Cooccurrence, TrainingSet, epoch_rng, plan_
 from encoders._larp.fusion import MeanPooling, SelfAttentionFusion, build_fusion  # noqa: E402
 from encoders._larp.losses import cooccurrence_exclusion, inbatch_contrast, itc_loss  # noqa: E402
 
+
+def _validator(dataset):
+    """The validator the harness hands LARP: ItemKNN on the valid split."""
+    from benchmark.harness.validators import encoder_validator
+
+    return encoder_validator(dataset, "valid")
+
 # ------------------------------------------------------------------------------ helpers
 
 
@@ -270,7 +277,7 @@ def _write_dataset(root: Path):
     """40 train tracks in 5 'genre' playlists of 8, 16 valid and 16 test tracks; 2.5 s tones."""
     import soundfile as sf
 
-    from benchmark.data.format import Dataset, Track, write_dataset
+    from benchmark.core.dataset import Dataset, Track, write_dataset
 
     rng = np.random.default_rng(7)
     (root / "audio").mkdir(parents=True, exist_ok=True)
@@ -318,7 +325,8 @@ def _state(path: Path) -> dict:
 def test_stage_transfer_and_reuse(small_dataset, tmp_path):
     from encoders._larp.train import LarpTrainer
 
-    tr = LarpTrainer(small_dataset, _cfg(), seed=0, cache_root=tmp_path)
+    tr = LarpTrainer(small_dataset, _cfg(), seed=0, cache_root=tmp_path,
+                     validator=_validator(small_dataset))
     s1, s2 = tr.run(2)
     assert not s1.skipped and not s2.skipped and s1.dir != s2.dir
     assert s2.extra["started_from"] == str(s1.best_path)
@@ -335,11 +343,13 @@ def test_stage_transfer_and_reuse(small_dataset, tmp_path):
         if k in sd1:
             assert torch.equal(v, sd1[k]), k
     # a variant that differs only in stage-3 options reuses stages 1 and 2
-    tr2 = LarpTrainer(small_dataset, _cfg(fusion=False, n_seed=2), seed=0, cache_root=tmp_path)
+    tr2 = LarpTrainer(small_dataset, _cfg(fusion=False, n_seed=2), seed=0, cache_root=tmp_path,
+                     validator=_validator(small_dataset))
     r1, r2 = tr2.run(2)
     assert r1.skipped and r2.skipped and r2.dir == s2.dir
     # ... and the TTC mask switch starts a new stage 2 from the same stage 1
-    tr3 = LarpTrainer(small_dataset, _cfg(cooccurrence_mask=False), seed=0, cache_root=tmp_path)
+    tr3 = LarpTrainer(small_dataset, _cfg(cooccurrence_mask=False), seed=0, cache_root=tmp_path,
+                     validator=_validator(small_dataset))
     assert tr3.stage_dir(1) == s1.dir and tr3.stage_dir(2) != s2.dir
     for name in ("best.safetensors", "final.safetensors", "log.jsonl", "done.json", "key.json"):
         assert (s2.dir / name).is_file()
@@ -350,7 +360,7 @@ def test_checkpoint_roundtrip_and_resume(small_dataset, tmp_path):
     from encoders._larp.train import LarpTrainer, load_weights, save_weights
 
     cfg = _cfg(max_epochs=[3, 1, 1], patience=10)
-    ref = LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "a").run(1)[0]
+    ref = LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "a", validator=_validator(small_dataset)).run(1)[0]
     assert ref.epochs_run == 3
 
     class Interrupt(Exception):
@@ -361,10 +371,10 @@ def test_checkpoint_roundtrip_and_resume(small_dataset, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "b", on_epoch_end=stop_after_first).run(1)
+        LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "b", validator=_validator(small_dataset), on_epoch_end=stop_after_first).run(1)
     d = next((tmp_path / "b").rglob("last_state.pt")).parent
     assert (d / "ckpt-e1.safetensors").is_file() and not (d / "done.json").exists()
-    resumed = LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "b").run(1)[0]
+    resumed = LarpTrainer(small_dataset, cfg, seed=1, cache_root=tmp_path / "b", validator=_validator(small_dataset)).run(1)[0]
     assert resumed.epochs_run == 3 and not resumed.skipped
     assert [r["recall@10"] for r in resumed.history] == [r["recall@10"] for r in ref.history]
     assert [r.get("loss") for r in resumed.history] == [r.get("loss") for r in ref.history]
@@ -409,14 +419,14 @@ def test_end_to_end_ci_improves_validation_recall(tiny_dataset, tmp_path):
 
     cfg = C.resolve("cpu-tiny", {"max_epochs": [2, 1, 1], "progress": False, "device": "cpu", "patience": 5,
                                       "num_threads": 1})
-    res = LarpTrainer(tiny_dataset, cfg, seed=0, cache_root=tmp_path).run(1)[0]
+    res = LarpTrainer(tiny_dataset, cfg, seed=0, cache_root=tmp_path, validator=_validator(tiny_dataset)).run(1)[0]
     init = res.history[0]["recall@10"]
     assert res.best_metric > init, [r["recall@10"] for r in res.history]
 
 
 # ------------------------------------------------------------------------------ reports
 def _fake_result(results: Path, encoder: str, paper_row: str, values: np.ndarray, seed: int = 0) -> None:
-    from benchmark.results import SCHEMA, write_result
+    from benchmark.core.results import SCHEMA, write_result
 
     per = {f"{m}@{k}": values * (k / 10) for m in ("recall", "ndcg", "recall_capped") for k in (10, 20, 40)}
     cell = {"profile": "ci", "dataset": "synth-mpd", "encoder": encoder, "recommender": "itemknn", "seed": seed}
@@ -432,7 +442,7 @@ def _fake_result(results: Path, encoder: str, paper_row: str, values: np.ndarray
 
 
 def test_render_table3_from_result_files(tmp_path):
-    from benchmark.larp_reports import render_table3, table3_data
+    from benchmark.reports.larp import render_table3, table3_data
 
     rng = np.random.default_rng(0)
     base = rng.uniform(0, 0.05, size=30)
@@ -450,8 +460,9 @@ def test_render_table3_from_result_files(tmp_path):
 def test_figures_are_written(tmp_path):
     import json as _json
 
-    from benchmark.larp_reports import _chains, collect_logs, figure4, figure5, read_logs
-    from benchmark.results import SCHEMA, write_result
+    from benchmark.core.results import SCHEMA, write_result
+    from benchmark.harness.sweeps import collect_logs
+    from benchmark.reports.larp import _chains, figure4, figure5, read_logs
 
     logs = tmp_path / "logs"
     runs = {"s1": (1, None, None), "s2": (2, "s1", None), "s3a": (3, "s2", True), "s3b": (3, "s2", False)}
@@ -482,8 +493,9 @@ def test_figures_are_written(tmp_path):
 
 
 def test_figure4_sweep_writes_result_files(small_dataset, tmp_path):
-    from benchmark.larp_reports import figure4, figure4_data, figure4_sweep
-    from benchmark.results import read_result
+    from benchmark.core.results import read_result
+    from benchmark.harness.sweeps import figure4_sweep
+    from benchmark.reports.larp import figure4, figure4_data
 
     over = dict(_ENC_OVER)
     paths = figure4_sweep(str(small_dataset.root), "ci", n_seeds=(1, 3), results_dir=tmp_path,

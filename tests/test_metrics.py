@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.metrics import (
+from benchmark.core.metrics import (
     bootstrap_ci,
     evaluate,
     hit_matrix,

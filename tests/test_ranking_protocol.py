@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from benchmark.protocol import build_queries, n_seeds
-from benchmark.ranking import rank, topk_masked
+from benchmark.core.protocol import build_queries, n_seeds
+from benchmark.core.ranking import rank, topk_masked
 
 
 def test_topk_masks_and_orders():

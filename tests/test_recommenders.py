@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.evaluation import make_validator
-from benchmark.protocol import QuerySet, n_seeds
-from benchmark.ranking import rank
+from benchmark.core.evaluation import make_validator
+from benchmark.core.protocol import QuerySet, n_seeds
+from benchmark.core.ranking import rank
 from recommenders import REGISTRY, TrainData
 from recommenders._torch import NegativeSampler, interaction_pairs, pool_rows
 from recommenders.clcrec import (

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.evaluation import evaluate_recommender
-from benchmark.protocol import QuerySet, n_seeds
+from benchmark.core.evaluation import evaluate_recommender
+from benchmark.core.protocol import QuerySet, n_seeds
 from recommenders import REGISTRY, Recommender, RecommenderMeta, TrainData
 
 PAPER_ROWS = {"ItemKNN", "DropoutNet", "CLCRec", None}

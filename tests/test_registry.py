@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from benchmark.registry import Registry, RegistryError
+from benchmark.core.registry import Registry, RegistryError
 from encoders.base import Encoder
 
 ENTRY = """

@@ -1,6 +1,6 @@
 """Regression check: rerun the committed ci grid and compare.
 
-Fails when any metric moves beyond ``benchmark.regression.DEFAULT_TOLERANCE`` or a row of
+Fails when any metric moves beyond ``benchmark.harness.regression.DEFAULT_TOLERANCE`` or a row of
 the committed baseline (``results/ci``) disappears.
 """
 
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.grid import GridConfig, GridRunner
-from benchmark.regression import (
+from benchmark.core.results import iter_results, write_result
+from benchmark.harness.grid import GridConfig, GridRunner
+from benchmark.harness.regression import (
     DEFAULT_TOLERANCE,
     TRAINED_TOLERANCE,
     Drift,
     compare,
     gradient_trained,
 )
-from benchmark.results import iter_results, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "results"

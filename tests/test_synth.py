@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.data import Dataset, DatasetError, caption_for
+from benchmark.core.dataset import Dataset, DatasetError, caption_for
 from benchmark.data.synth import build, make_config
 from benchmark.data.synth.world import world_size_needed
 

@@ -1,6 +1,3 @@
-"""Datasets: the canonical format (:mod:`.format`), the catalog of buildable datasets
-(:mod:`.catalog`), generators and importers (:mod:`.builders`), and validation."""
-
-from .format import Dataset, DatasetError, Track, caption_for, write_dataset
-
-__all__ = ["Dataset", "DatasetError", "Track", "caption_for", "write_dataset"]
+"""Dataset plugins: the catalog of buildable datasets (:mod:`.catalog`), the generated
+worlds (:mod:`.synth`), real music (:mod:`.folk21`) and importers (:mod:`.importers`).
+The canonical format they all write lives in :mod:`benchmark.core.dataset`."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .format import Dataset, DatasetError
+from benchmark.core.dataset import Dataset, DatasetError
 
 
 @dataclass(frozen=True)

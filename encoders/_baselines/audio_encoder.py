@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
+from benchmark.core.evaluation import EmbeddingValidator
 from encoders.base import Encoder, EncoderUnavailable
 
 MACHINE_DEFAULTS: dict[str, Any] = {
@@ -82,7 +83,8 @@ class TrainedAudioEncoder(Encoder):
         self.load_report = rep.to_dict()
         return model.to(self._device()).eval()
 
-    def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
+    def fit(self, dataset: Dataset, *, seed: int, workdir: Path,
+            validator: EmbeddingValidator | None = None) -> dict[str, Any]:
         from encoders._audio import seed_everything, torch_threads
         from encoders._baselines.train import STATE_FILE, is_finished, load_state, save_state
 

@@ -2,7 +2,7 @@
 
 Weights of the pre-trained stage come either from an official checkpoint
 (``config.checkpoint``) or from CLAP pre-trained in-repo on the dataset's pre-training
-pool; the in-repo run is stored under ``benchmark.cache.shared_dir("clap-pt", key)`` with
+pool; the in-repo run is stored under ``benchmark.core.cache.shared_dir("clap-pt", key)`` with
 ``key`` = (network config, pre-training hyper-parameters, dataset hash, seed), so clap-pt
 and clap-ft with the same settings train it once, whichever runs first.
 """
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 from encoders.base import Encoder, EncoderUnavailable
 
 EMBEDDINGS = ("audio", "text", "mean")
@@ -144,7 +144,7 @@ class ClapEncoderBase(Encoder):
 
     def _pretrained(self, dataset: Dataset, seed: int):
         """The stage-1 model: official checkpoint, or in-repo pre-training (shared, cached)."""
-        from benchmark.cache import shared_dir
+        from benchmark.core.cache import shared_dir
         from encoders._baselines.train import STATE_FILE, is_finished, load_state, save_state
 
         if self.config["checkpoint"] is not None:

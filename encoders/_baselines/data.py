@@ -13,7 +13,7 @@ from encoders._audio import iter_audio_batches
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from benchmark.data.format import Dataset
+    from benchmark.core.dataset import Dataset
 
 
 def load_waveforms(dataset: Dataset, track_ids: Sequence[str], sample_rate: int,

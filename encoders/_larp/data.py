@@ -7,7 +7,7 @@
   mask of Appendix A is a lookup into it (:func:`encoders._larp.losses.cooccurrence_exclusion`).
 * :class:`MelCache` — the HTS-AT front end's log-mel spectrogram of every clip of a
   split, computed once per (dataset content, front-end parameters) and stored as a
-  float16 ``.npy`` (read through a memory map) under ``benchmark.cache.shared_dir``.
+  float16 ``.npy`` (read through a memory map) under ``benchmark.core.cache.shared_dir``.
 * :func:`tokenize` — captions → fixed ``[n, max_length]`` token arrays (trimmed per batch).
 * Epoch plans, drawn from ``numpy.random.default_rng([seed, stage, epoch])`` so that a
   resumed run sees the same batches: :func:`plan_tracks` (stage 1: a permutation) and
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 
 PAD = -1
 
@@ -120,7 +120,7 @@ class MelCache:
     HTS-AT front end (torchlibrosa STFT + log-mel, as inside laion_clap's model)."""
 
     def __init__(self, dataset: Dataset, split: str, htsat_config: Any, root: Path | None = None) -> None:
-        from benchmark.cache import shared_dir
+        from benchmark.core.cache import shared_dir
 
         self.dataset = dataset
         self.split = split

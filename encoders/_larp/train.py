@@ -1,6 +1,6 @@
 """LARP's three-stage trainer (WTC → TTC → TPC), CPU or GPU, single process or DDP.
 
-Each stage lives in its own cache folder ``benchmark.cache.shared_dir("larp", key)``
+Each stage lives in its own cache folder ``benchmark.core.cache.shared_dir("larp", key)``
 whose key holds the options that stage (and the stages before it) read, the dataset's
 content hash and the seed (:func:`encoders._larp.configs.stage_key`). So ``larp-ttc``
 reuses ``larp-wtc``'s stage 1, and ``larp`` / ``larp-tpc`` (which differ only in
@@ -21,14 +21,14 @@ Stage k starts from stage k-1's ``best.safetensors``. Training reads only the tr
 split; selection reads the valid split (``selection_split="test"`` reproduces the
 official code's selection on test).
 
-DDP: launch with ``torchrun --nproc_per_node=N -m encoders._larp.train ...``; every rank
+DDP: launch with ``larpbench train larp --nproc N ...`` (the harness relaunches under
+torchrun and passes the validator); every rank
 draws the same epoch plan and a ``DistributedSampler`` gives it its share; queues and
 lookup tables gather all ranks' rows; only rank 0 validates and writes.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.data.format import Dataset, atomic_write_text
+from benchmark.core.dataset import Dataset, atomic_write_text
+from benchmark.core.evaluation import EmbeddingValidator
 from encoders._larp import configs as C
 from encoders._larp.data import (
     Collate,
@@ -185,7 +186,8 @@ class LarpTrainer:
     """Trains the stages of one LARP configuration on one dataset and seed."""
 
     def __init__(self, dataset: Dataset, cfg: dict[str, Any], seed: int = 0, *,
-                 on_epoch_end: EpochCallback | None = None, cache_root: Path | None = None) -> None:
+                 on_epoch_end: EpochCallback | None = None, cache_root: Path | None = None,
+                 validator: EmbeddingValidator | None = None) -> None:
         from encoders._text import hub_offline
 
         hub_offline()  # before anything imports transformers/huggingface_hub (laion_clap reads it at import)
@@ -199,6 +201,7 @@ class LarpTrainer:
         self.cfg = dict(cfg)
         self.seed = int(seed)
         self.on_epoch_end = on_epoch_end
+        self.validator = validator
         self.cache_root = cache_root
         self.dist = init_distributed(str(cfg["device"]))
         if self.dist.on and torch.cuda.is_available() and str(cfg["device"]) in ("auto", "cuda"):
@@ -213,7 +216,6 @@ class LarpTrainer:
         if self.train_set.num_tracks == 0:
             raise ValueError(f"{dataset.name}: no training tracks")
         self._features: dict[str, SplitFeatures] = {}
-        self._queries: dict[str, Any] = {}
         self._tokenizer: Any = None
         self.timings: dict[str, float] = {}
 
@@ -227,7 +229,7 @@ class LarpTrainer:
         return f"{path}:{st.st_size}:{int(st.st_mtime)}"
 
     def stage_dir(self, stage: int) -> Path:
-        from benchmark.cache import shared_dir
+        from benchmark.core.cache import shared_dir
 
         key = C.stage_key(self.cfg, stage, self.dataset.content_hash, self.seed, self.audio_checkpoint_id())
         d = shared_dir("larp", key, self.cache_root)
@@ -266,13 +268,6 @@ class LarpTrainer:
             self.timings[f"mels_{split}_s"] = time.perf_counter() - t0
             self._features[split] = f
         return self._features[split]
-
-    def queries(self, split: str) -> Any:
-        if split not in self._queries:
-            from benchmark.protocol import build_queries
-
-            self._queries[split] = build_queries(self.dataset, split)
-        return self._queries[split]
 
     # ----------------------------------------------------------------- model
     def build_model(self, stage: int) -> Any:
@@ -331,14 +326,13 @@ class LarpTrainer:
         return (a + t) / 2.0
 
     def validate(self, model: Any) -> dict[str, float]:
-        """ItemKNN on the selection split: track = mean(a, t), playlist = sum of seeds, dot."""
-        from benchmark.evaluation import evaluate_recommender
-        from recommenders.itemknn import ItemKNN
-
+        """The validator's metrics of the model's track vectors, mean(a, t), on the selection split."""
+        if self.validator is None:
+            raise RuntimeError(
+                "LARP selects each stage's epoch with a validator: pass LarpTrainer(..., validator=...) "
+                "(the harness builds one: benchmark.harness.validators.encoder_validator)")
         split = self.cfg["selection_split"]
-        vecs = self.embed_split(model, split)
-        per = evaluate_recommender(ItemKNN(), self.queries(split), vecs, ks=(10, 20, 40))
-        return {m: float(v.mean()) for m, v in per.items()}
+        return self.validator(self.features(split).track_ids, self.embed_split(model, split))
 
     def _validate_shared(self, model: Any) -> dict[str, float]:
         vals = self.validate(model) if self.dist.main else {}
@@ -635,54 +629,3 @@ class LarpTrainer:
         for p in d.glob("ckpt-e*.safetensors"):
             if p.name != name:
                 p.unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------- CLI (torchrun)
-def _parse_value(s: str) -> Any:
-    try:
-        return json.loads(s)
-    except json.JSONDecodeError:
-        return s
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m encoders._larp.train",
-        description="Train LARP's stages (WTC, TTC, TPC). Launch under torchrun for DDP: "
-                    "torchrun --nproc_per_node=2 -m encoders._larp.train --dataset synth-mpd --size paper")
-    p.add_argument("--dataset", required=True, help="catalog name (e.g. synth-mpd) or a dataset folder")
-    p.add_argument("--size", default="quick", help="catalog size (tiny/ci/quick/paper)")
-    p.add_argument("--model-config", default=None,
-                   help=f"one of {', '.join(C.MODEL_CONFIGS)} (default: cpu-small for ci/quick sizes, else paper)")
-    p.add_argument("--upto", type=int, default=3, choices=(1, 2, 3), help="last stage to train")
-    p.add_argument("--no-fusion", action="store_true", help="stage 3 with mean pooling (LARP-TPC)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config option (JSON value), e.g. --set n_seed=5")
-    args = p.parse_args(argv)
-
-    from benchmark.data import catalog
-
-    ds = catalog.ensure(args.dataset, args.size, progress=int(os.environ.get("RANK", "0")) == 0)
-    name = args.model_config or ("cpu-small" if args.size in ("tiny", "ci", "quick") else "paper")
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        k, _, v = item.partition("=")
-        overrides[k] = _parse_value(v)
-    if args.no_fusion:
-        overrides["fusion"] = False
-    cfg = C.resolve(name, overrides)
-    trainer = LarpTrainer(ds, cfg, args.seed)
-    results = trainer.run(args.upto)
-    if trainer.dist.main:
-        for r in results:
-            print(json.dumps({k: v for k, v in r.summary().items()}, default=str))
-    if trainer.dist.on:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -6,7 +6,7 @@ Bach chorales, Palestrina masses, Monteverdi madrigals, Trecento polyphony) rend
 cold-start split. See ``docs/datasets-real.md``.
 
 ``build(root, size=..., seed=..., progress=..., caption_variant=...)`` writes the
-canonical dataset format (:mod:`benchmark.data.format`).
+canonical dataset format (:mod:`benchmark.core.dataset`).
 """
 
 from .build import CAPTION_VARIANTS, SIZES, build, caption_fields, rendering_plan

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..format import Track, write_dataset
+from benchmark.core.dataset import Track, write_dataset
 from . import grouping, midi, render
 from .corpus import COLLECTIONS, LICENCES, Piece, load_pieces
 

@@ -1,4 +1,4 @@
-"""Importers of real data sets into the canonical format (:mod:`benchmark.data.format`).
+"""Importers of real data sets into the canonical format (:mod:`benchmark.core.dataset`).
 
 - :func:`import_mpd` — the Spotify Million Playlist Dataset slices + audio, with LARP's
   official split procedure;
@@ -9,7 +9,7 @@
 
 Each validates its input (errors name the file and the line or record), lists tracks
 whose audio is missing in ``import_report.json`` and on stdout, and returns the
-:class:`~benchmark.data.format.Dataset` it wrote.
+:class:`~benchmark.core.dataset.Dataset` it wrote.
 """
 
 from .common import REPORT_NAME, ImportFormatError, PickleRefusedError

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..format import Dataset, DatasetError, Track, write_dataset
+from benchmark.core.dataset import Dataset, DatasetError, Track, write_dataset
 
 REPORT_NAME = "import_report.json"
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..format import Dataset, Track
+from benchmark.core.dataset import Dataset, Track
 from .common import (
     AudioIndex,
     ImportFormatError,

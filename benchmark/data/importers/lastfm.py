@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..format import Dataset, Track
+from benchmark.core.dataset import Dataset, Track
 from .common import (
     AudioIndex,
     ImportFormatError,

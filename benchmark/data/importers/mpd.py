@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..format import Dataset, Track
+from benchmark.core.dataset import Dataset, Track
 from .common import (
     AudioIndex,
     ImportFormatError,

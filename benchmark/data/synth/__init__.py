@@ -11,7 +11,7 @@ datasets (``synth-mpd``, ``synth-lfm``) are generated from a seed:
 * :mod:`.sanity`   - a quick learnable-signal check (ItemKNN on simple features).
 
 ``build(root, preset=..., size=..., seed=...)`` writes a dataset in the canonical format
-(:mod:`benchmark.data.format`). See ``docs/datasets-synth.md``.
+(:mod:`benchmark.core.dataset`). See ``docs/datasets-synth.md``.
 """
 
 from .generate import build

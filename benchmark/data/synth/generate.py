@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..format import Track, write_dataset
+from benchmark.core.dataset import Track, write_dataset
 from .audio import TrackJob, render, write_flac
 from .genres import PITCH_CLASSES, SCALE_NAMES
 from .playlists import make_splits

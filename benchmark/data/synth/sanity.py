@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..format import Dataset
+from benchmark.core.dataset import Dataset
 
 
 def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0,

@@ -21,7 +21,7 @@ TRACKED_PACKAGES = (
 @lru_cache(maxsize=1)
 def git_state(repo: str | None = None) -> dict[str, Any]:
     """Commit hash and whether the working tree has uncommitted changes (``None`` outside git)."""
-    cwd = repo or str(Path(__file__).resolve().parent.parent)
+    cwd = repo or str(Path(__file__).resolve().parents[2])
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
                                 text=True, check=True, timeout=10).stdout.strip()

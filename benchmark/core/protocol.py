@@ -4,7 +4,7 @@ For every playlist of a cold split (``valid`` or ``test``): shuffle its tracks w
 fixed seed; the first ``round(n/2)`` tracks are the *seeds* (the query), the rest is
 the *ground truth*. Candidates are **all tracks of the split**, shared by every
 playlist; each playlist's seeds are masked out of its ranking (see
-:mod:`benchmark.ranking`). ``round`` is Python's (round-half-to-even), as in the
+:mod:`benchmark.core.ranking`). ``round`` is Python's (round-half-to-even), as in the
 official code.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.data.format import Dataset
+from benchmark.core.dataset import Dataset
 
 
 @dataclass

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.cache import cache_root, key_hash
-from benchmark.data.format import Dataset
+from benchmark.core.cache import cache_root, key_hash
+from benchmark.core.dataset import Dataset
+from benchmark.harness.validators import encoder_validator
 from encoders.base import Encoder
 
 
@@ -93,7 +94,9 @@ class EmbeddingStore:
         if self.encoder.meta.trains:
             self.workdir.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
-            report = self.encoder.fit(self.fit_dataset, seed=self.seed, workdir=self.workdir) or {}
+            split = str(self.encoder.config.get("selection_split", "valid"))
+            report = self.encoder.fit(self.fit_dataset, seed=self.seed, workdir=self.workdir,
+                                      validator=encoder_validator(self.fit_dataset, split)) or {}
             self.timings["fit_s"] = time.perf_counter() - t0
             if not done.is_file():
                 done.write_text(json.dumps(report, indent=1, sort_keys=True, default=str))

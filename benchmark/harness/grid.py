@@ -2,7 +2,7 @@
 
 A finished cell (its result file exists with the same cell key) is skipped, so an
 interrupted grid resumes where it stopped. Embeddings are cached per encoder key
-(:mod:`benchmark.embeddings`), so every recommender reuses them.
+(:mod:`benchmark.harness.embeddings`), so every recommender reuses them.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import provenance
-from benchmark.cache import key_hash
+from benchmark.core import provenance
+from benchmark.core.cache import key_hash
+from benchmark.core.dataset import Dataset
+from benchmark.core.evaluation import evaluate_recommender, make_validator
+from benchmark.core.metrics import bootstrap_ci
+from benchmark.core.profiles import get_profile
+from benchmark.core.protocol import QuerySet, build_queries
+from benchmark.core.results import SCHEMA, Cell, is_complete, write_result
 from benchmark.data import catalog
-from benchmark.data.format import Dataset
-from benchmark.embeddings import EmbeddingStore
-from benchmark.evaluation import evaluate_recommender, make_validator
-from benchmark.metrics import bootstrap_ci
-from benchmark.profiles import get_profile
-from benchmark.protocol import QuerySet, build_queries
-from benchmark.results import SCHEMA, Cell, is_complete, write_result
+from benchmark.harness.embeddings import EmbeddingStore
 from encoders import REGISTRY as ENCODERS
 from encoders.base import Encoder, EncoderUnavailable
 from recommenders import REGISTRY as RECOMMENDERS

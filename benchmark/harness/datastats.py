@@ -12,12 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import provenance
-from benchmark.data.format import SPLITS, Dataset
-from benchmark.embeddings import EmbeddingStore
-from benchmark.results import SCHEMA, write_result
-
-STATS_FILE = "dataset_stats.json"
+from benchmark.core import provenance
+from benchmark.core.dataset import SPLITS, Dataset
+from benchmark.core.results import SCHEMA, STATS_FILE, write_result
+from benchmark.harness.embeddings import EmbeddingStore
 
 
 def mean_pairwise_cosine(vectors: np.ndarray) -> float:

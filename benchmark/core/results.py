@@ -1,7 +1,7 @@
 """Result files: one JSON file per grid cell, written atomically, carrying provenance.
 
 Layout: ``<results dir>/<profile>/<dataset>/<encoder>/<recommender>/seed<k>.json``.
-Tables are rendered from these files only (:mod:`benchmark.tables`).
+Tables are rendered from these files only (:mod:`benchmark.reports.tables`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.data.format import atomic_write_text
+from benchmark.core.dataset import atomic_write_text
 
 SCHEMA = "larpbench-result/1"
+#: file name of a dataset-statistics record (Table 1): ``<results>/<profile>/<dataset>/dataset_stats.json``
+STATS_FILE = "dataset_stats.json"
 
 
 @dataclass(frozen=True)

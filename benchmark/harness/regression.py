@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.results import iter_results
+from benchmark.core.results import iter_results
 
 DEFAULT_TOLERANCE = 2e-3
 TRAINED_TOLERANCE = 3e-2

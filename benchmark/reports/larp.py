@@ -3,27 +3,22 @@
 * :func:`render_table3` — Table 3 (ItemKNN; BERT text only, HTS-AT audio only,
   LARP-WTC, LARP-TTC, LARP-TPC, LARP-TPC-fusion) from grid result files, ours beside the
   paper's numbers, with paired permutation tests between consecutive LARP stages.
-* :func:`figure4_sweep` — trains LARP with the TPC fusion's ``n_seed`` ∈ {1, 5, 10, 20,
-  30} (paper §5.4; stages 1-2 are shared, only stage 3 is retrained), evaluates each
-  with ItemKNN on the test split and writes one result file per value under
-  ``<results>/<profile>/figure4/<dataset>/nseed<k>_seed<s>.json`` (the grid's result
-  schema; the file names keep them out of the Table 2 loader).
-* :func:`figure4` — Recall@10 and NDCG@10 against ``n_seed`` from those files (PNG).
+* :func:`figure4` — Recall@10 and NDCG@10 against ``n_seed`` from the result files that
+  :func:`benchmark.harness.sweeps.figure4_sweep` writes (PNG).
 * :func:`figure5` — validation Recall@10 / NDCG@10 per epoch through the three stages,
   from the trainer's ``log.jsonl`` files (PNG).
 
-Wiring (CLI / nox): ``render_table3(results_dir, profile)``, ``figure4_sweep(dataset,
-profile, ...)`` then ``figure4(results_dir, out_png)``, ``figure5(log_files_or_dir,
-out_png)`` — the LARP stage logs live under ``$LARPBENCH_CACHE/shared/larp``;
-:func:`collect_logs` copies a profile's logs into ``<results>/<profile>/larp_logs`` (committed,
-so Figure 5 renders on a fresh clone without retraining).
+Wiring (CLI / nox): ``render_table3(results_dir, profile)``, ``figure4(results_dir,
+out_png)``, ``figure5(log_files_or_dir, out_png)``; the LARP stage logs live under
+``$LARPBENCH_CACHE/shared/larp`` and :func:`benchmark.harness.sweeps.collect_logs` copies
+a profile's logs into ``<results>/<profile>/larp_logs`` (committed, so Figure 5 renders
+on a fresh clone without retraining).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,7 +32,6 @@ TABLE3_ROWS: tuple[str, ...] = ("BERT (text only)", "HTS-AT (audio only)", "LARP
 TABLE3_ENCODERS: tuple[str, ...] = ("bert-text", "htsat-audio", "larp-wtc", "larp-ttc", "larp-tpc", "larp")
 #: our encoders' ``paper_row`` -> Table 3's label (the full model is "LARP" in Table 2)
 ROW_ALIASES = {"LARP": "LARP-TPC-fusion"}
-FIGURE4_N_SEEDS: tuple[int, ...] = (1, 5, 10, 20, 30)
 _STAGE_PAIRS = (("LARP-WTC", "LARP-TTC"), ("LARP-TTC", "LARP-TPC"), ("LARP-TTC", "LARP-TPC-fusion"),
                 ("LARP-TPC", "LARP-TPC-fusion"))
 
@@ -51,7 +45,7 @@ def _profiles_in(results_dir: Path) -> list[str]:
 
 def table3_data(results_dir: Path, profile: str) -> dict[str, Any]:
     """Table 3 as data: per dataset, per row label, the Table-2 entry of the ItemKNN cell."""
-    from benchmark.tables import table2_data
+    from benchmark.reports.tables import table2_data
 
     data = table2_data(Path(results_dir), profile)
     recs = [r for r, label in data["recommenders"].items() if label == "ItemKNN"]
@@ -76,8 +70,8 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
     """Table 3 (ablation, ItemKNN) for ``profile`` (every profile found when ``None``)."""
     from tabulate import tabulate
 
-    from benchmark.metrics import paired_permutation_test
-    from benchmark.tables import PAPER_METRICS, paper_numbers
+    from benchmark.core.metrics import paired_permutation_test
+    from benchmark.reports.tables import PAPER_METRICS, paper_numbers
 
     results_dir = Path(results_dir)
     profiles = [profile] if profile else _profiles_in(results_dir)
@@ -138,78 +132,9 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
 
 
 # ============================================================================== Figure 4
-def _figure4_path(results_dir: Path, profile: str, dataset: str, n_seed: int, seed: int) -> Path:
-    return Path(results_dir) / profile / "figure4" / dataset / f"nseed{n_seed}_seed{seed}.json"
-
-
-def figure4_sweep(dataset: str = "synth-mpd", profile: str = "quick",
-                  n_seeds: Sequence[int] = FIGURE4_N_SEEDS, seed: int = 0,
-                  results_dir: str | Path = "results", overrides: dict[str, Any] | None = None,
-                  encoder: str = "larp", progress: bool = True, force: bool = False) -> list[Path]:
-    """Train ``encoder`` once per ``n_seed`` (config override) on ``dataset`` at the
-    profile's size, evaluate with ItemKNN on the test split, write one result file each.
-
-    Stages 1 and 2 do not depend on ``n_seed`` and are trained once. Existing files with
-    the same key are kept unless ``force``.
-    """
-    from benchmark import provenance
-    from benchmark.cache import key_hash
-    from benchmark.data import catalog
-    from benchmark.embeddings import EmbeddingStore
-    from benchmark.evaluation import evaluate_recommender
-    from benchmark.metrics import bootstrap_ci
-    from benchmark.profiles import get_profile
-    from benchmark.protocol import build_queries
-    from benchmark.results import SCHEMA, is_complete, write_result
-    from encoders import REGISTRY
-    from recommenders.itemknn import ItemKNN
-
-    prof = get_profile(profile)
-    ds = catalog.ensure(dataset, prof.dataset_size, progress=progress)
-    in_catalog = dataset in catalog.specs()
-    label = dataset if in_catalog else ds.name  # a folder path: name it by its manifest
-    queries = build_queries(ds, "test")
-    cls = REGISTRY.get(encoder)
-    written = []
-    for n in n_seeds:
-        enc = cls.from_profile(profile, {**(overrides or {}), "n_seed": int(n), "seed": int(seed)})
-        rec = ItemKNN()
-        cell = {"profile": profile, "dataset": label, "encoder": encoder, "recommender": rec.name,
-                "seed": int(seed)}
-        key = key_hash({"figure4": 1, "cell": cell, "dataset_hash": ds.content_hash,
-                        "encoder": [enc.meta.version, enc.config], "recommender": [rec.meta.version, rec.config]})
-        path = _figure4_path(Path(results_dir), profile, label, int(n), int(seed))
-        if not force and is_complete(path, key):
-            written.append(path)
-            continue
-        t0 = time.perf_counter()
-        store = EmbeddingStore(enc, ds, int(seed), progress=progress)
-        _, vecs = store.get("test")
-        per = evaluate_recommender(rec, queries, vecs)
-        result = {
-            "schema": SCHEMA, "kind": "figure4_nseed", "cell": cell, "cell_key": key, "n_seed": int(n),
-            "status": "ok",
-            "dataset": {"name": ds.name, "hash": ds.content_hash, "summary": ds.summary(),
-                        "paper_column": catalog.get_spec(dataset).paper_column if in_catalog else None},
-            "encoder": {"meta": enc.meta.to_dict(), "config": enc.config},
-            "recommender": {"meta": rec.meta.to_dict(), "config": rec.config},
-            "protocol": {"shuffle_seed": queries.shuffle_seed, "split": "test", "n_seeds": "round(n/2)",
-                         "selection_split": enc.larp_config["selection_split"]},
-            "metrics": {m: float(v.mean()) for m, v in per.items()},
-            "ci95": {m: bootstrap_ci(v, seed=int(seed)) for m, v in per.items()},
-            "n_playlists": len(queries.playlist_ids),
-            "per_playlist": {"playlist_ids": queries.playlist_ids, **per},
-            "encoder_fit": store.fit_report, "wall_time_s": {**store.timings, "total_s": time.perf_counter() - t0},
-            "provenance": provenance.collect(),
-        }
-        write_result(path, result)
-        written.append(path)
-    return written
-
-
 def figure4_data(results_dir: str | Path) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
     """``{(profile, dataset): {n_seed: {"recall@10": mean over seeds, ..., "ci": {...}}}}``."""
-    from benchmark.results import read_result
+    from benchmark.core.results import read_result
 
     groups: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for path in sorted(Path(results_dir).rglob("figure4/*/nseed*_seed*.json")):
@@ -251,7 +176,7 @@ def figure4(results_dir: str | Path, out_png: str | Path) -> Path:
                 ax.plot(ns, ys, marker="o", label=f"{ds} ({prof})")
         ax.set_xlabel("n_seed (TPC fusion, training)")
         ax.set_title(title)
-        ax.set_xticks(list(FIGURE4_N_SEEDS))
+        ax.set_xticks(sorted({n for by_n in data.values() for n in by_n}))
         ax.grid(alpha=0.3)
     if data:
         axes[0].legend(fontsize=8)
@@ -268,25 +193,6 @@ def figure4(results_dir: str | Path, out_png: str | Path) -> Path:
 
 
 # ============================================================================== Figure 5
-def collect_logs(src: str | Path, dest: str | Path, model_config: str) -> list[Path]:
-    """Copy the LARP stage logs (``<src>/<stage>/log.jsonl``, one per stage folder of the
-    cache) whose runs used ``model_config`` into ``<dest>/<stage folder>.jsonl``, so that
-    Figure 5 can be drawn again from committed files; returns the files in ``dest``.
-    A log already in ``dest`` is replaced only by a longer one (a resumed stage)."""
-    from benchmark.data.format import atomic_write_text
-
-    src, dest = Path(src), Path(dest)
-    for log in sorted(src.glob("*/log.jsonl")) if src.is_dir() else []:
-        text = log.read_text(encoding="utf-8")
-        first = next((json.loads(x) for x in text.splitlines() if x.strip()), None)
-        if first is None or first.get("model_config") != model_config:
-            continue
-        out = dest / f"{log.parent.name}.jsonl"
-        if not out.is_file() or len(out.read_text(encoding="utf-8")) < len(text):
-            atomic_write_text(out, text)
-    return sorted(dest.glob("*.jsonl")) if dest.is_dir() else []
-
-
 def read_logs(log_files_or_dir: str | Path | Iterable[str | Path]) -> list[dict[str, Any]]:
     """Every record of the LARP stage logs (``log.jsonl``, ``larp_log_stage*.jsonl``), deduplicated."""
     if isinstance(log_files_or_dir, (str, Path)):

@@ -1,6 +1,6 @@
 """Deep validation of a dataset folder beyond the structural checks done at load time.
 
-Load time (:class:`~benchmark.data.format.Dataset`) already rejects duplicate ids,
+Load time (:class:`~benchmark.core.dataset.Dataset`) already rejects duplicate ids,
 empty caption fields, playlists under 2 tracks, tracks of one split in a playlist of
 another (cold-start leakage), and paths outside the dataset root. This module adds the
 checks that read the audio: missing or unreadable files, checksum mismatches, and a
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .format import Dataset, DatasetError, _read_csv, content_hash, sha256_file
+from benchmark.core.dataset import Dataset, DatasetError, _read_csv, content_hash, sha256_file
 
 
 def validate(root: str | Path, *, audio: bool = True, checksums: bool = True) -> Dataset:

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from benchmark.datastats import STATS_FILE
-from benchmark.metrics import bootstrap_ci, paired_permutation_test
-from benchmark.results import iter_results, read_result
+from benchmark.core.metrics import bootstrap_ci, paired_permutation_test
+from benchmark.core.results import STATS_FILE, iter_results, read_result
 
 PAPER_METRICS = ("R@10", "N@10", "R@20", "N@20", "R@40", "N@40")
 OUR_METRIC = {"R@10": "recall@10", "N@10": "ndcg@10", "R@20": "recall@20",
