@@ -190,12 +190,13 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from encoders import REGISTRY
 
     model_config = REGISTRY.get("larp").profile_configs[args.profile]["model_config"]
-    logs = sweeps.collect_logs(cache_root() / "shared" / "larp", out / "larp_logs", model_config)
-    if not logs:
+    logs = sweeps.collect_logs(cache_root() / "shared" / "larp", args.results, args.profile, model_config)
+    epochs = larp_reports.training_epochs(args.results, args.profile)
+    if not logs and not epochs:
         raise FileNotFoundError(f"no LARP stage logs for profile {args.profile} (model config {model_config}) in "
-                                f"{cache_root() / 'shared' / 'larp'} or {out / 'larp_logs'}: train LARP first "
+                                f"{cache_root() / 'shared' / 'larp'} or {out / 'training'}: train LARP first "
                                 f"(nox -s reproduce_table3 -- --profile {args.profile})")
-    print(f"wrote {larp_reports.figure5(out / 'larp_logs', out / 'figure5.png')}")
+    print(f"wrote {larp_reports.figure5(epochs, out / 'figure5.png')}")
     return 0
 
 
@@ -235,6 +236,16 @@ def cmd_table(args: argparse.Namespace) -> int:
         from benchmark.core.dataset import atomic_write_text
 
         atomic_write_text(Path(args.out), text + "\n")
+    return 0
+
+
+def cmd_results_migrate(args: argparse.Namespace) -> int:
+    from benchmark.core.results import migrate_files
+
+    moved = migrate_files(Path(args.results))
+    for old, new in moved:
+        print(f"{old} -> {new}")
+    print(f"{len(moved)} record file(s) moved to their current place; every other record is read as it is")
     return 0
 
 
@@ -355,6 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--skip-sweep", action="store_true", help="only plot existing result/log files")
     f.add_argument("--quiet", action="store_true")
     f.set_defaults(func=cmd_figures)
+
+    x = sub.add_parser("results", help="maintain result folders")
+    xsub = x.add_subparsers(dest="results_command", required=True, metavar="ACTION")
+    y = xsub.add_parser("migrate", help="move records of older schema versions to their current place "
+                        "(Figure 4 results → grid cells, LARP stage logs → training records)")
+    y.add_argument("--results", default="results")
+    y.set_defaults(func=cmd_results_migrate)
 
     c = sub.add_parser("compare", help="compare result files against a baseline (regression check)")
     c.add_argument("baseline")

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from benchmark.core.results import iter_results, read_result
+from benchmark.core.results import iter_results, read_record
 from benchmark.harness.grid import GridConfig, GridRunner
 from benchmark.reports.tables import render_table2
 
@@ -71,8 +71,8 @@ def test_same_seed_same_numbers(tmp_path, tiny_size, tiny_dataset, monkeypatch):
     _grid(tmp_path / "a").run()
     monkeypatch.setenv("LARPBENCH_CACHE", str(tmp_path / "fresh-cache"))  # recompute embeddings
     _grid(tmp_path / "b").run()
-    a = read_result(next((tmp_path / "a").rglob("seed0.json")))
-    b = read_result(next((tmp_path / "b").rglob("seed0.json")))
+    a = read_record(next((tmp_path / "a").rglob("seed0.json")))
+    b = read_record(next((tmp_path / "b").rglob("seed0.json")))
     assert a["metrics"] == b["metrics"]
     assert a["per_playlist"] == b["per_playlist"]
 
@@ -80,7 +80,7 @@ def test_same_seed_same_numbers(tmp_path, tiny_size, tiny_dataset, monkeypatch):
 def test_unavailable_encoder_is_marked(tmp_path, tiny_size, tiny_dataset):
     out = _grid(tmp_path / "r", encoders=["precomputed"]).run()
     assert len(out["unavailable"]) == 1
-    res = read_result(next((tmp_path / "r").rglob("seed0.json")))
+    res = read_record(next((tmp_path / "r").rglob("seed0.json")))
     assert res["status"] == "unavailable" and "path" in res["reason"]
     table = render_table2(tmp_path / "r", "ci")
     assert "n/a: unavailable" in table
@@ -97,7 +97,7 @@ def test_precomputed_file_plugs_in(tmp_path, tiny_size, tiny_dataset):
     out = _grid(tmp_path / "r", encoders=["precomputed"],
                 encoder_overrides={"precomputed": {"path": str(tmp_path / "emb.npy")}}).run()
     assert len(out["ok"]) == 1
-    res = read_result(next((tmp_path / "r").rglob("seed0.json")))
+    res = read_record(next((tmp_path / "r").rglob("seed0.json")))
     assert res["metrics"]["recall@10"] > 0
 
 

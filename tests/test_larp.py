@@ -426,12 +426,12 @@ def test_end_to_end_ci_improves_validation_recall(tiny_dataset, tmp_path):
 
 # ------------------------------------------------------------------------------ reports
 def _fake_result(results: Path, encoder: str, paper_row: str, values: np.ndarray, seed: int = 0) -> None:
-    from benchmark.core.results import SCHEMA, write_result
+    from benchmark.core.results import SCHEMA, write_record
 
     per = {f"{m}@{k}": values * (k / 10) for m in ("recall", "ndcg", "recall_capped") for k in (10, 20, 40)}
     cell = {"profile": "ci", "dataset": "synth-mpd", "encoder": encoder, "recommender": "itemknn", "seed": seed}
-    write_result(results / "ci" / "synth-mpd" / encoder / "itemknn" / f"seed{seed}.json", {
-        "schema": SCHEMA, "cell": cell, "cell_key": "k", "status": "ok",
+    write_record(results / "ci" / "synth-mpd" / encoder / "itemknn" / f"seed{seed}.json", {
+        "schema": SCHEMA, "kind": "cell", "cell": cell, "cell_key": "k", "status": "ok",
         "dataset": {"name": "synth-mpd-ci", "paper_column": "MPD"},
         "encoder": {"meta": {"name": encoder, "version": "1", "paper_row": paper_row, "weights": "w",
                              "trains_on": "t"}, "config": {"model_config": "cpu-tiny"}},
@@ -460,54 +460,68 @@ def test_render_table3_from_result_files(tmp_path):
 def test_figures_are_written(tmp_path):
     import json as _json
 
-    from benchmark.core.results import SCHEMA, write_result
+    from benchmark.core.results import SCHEMA, Cell, iter_records, write_record
     from benchmark.harness.sweeps import collect_logs
-    from benchmark.reports.larp import _chains, figure4, figure5, read_logs
+    from benchmark.reports.larp import _chains, figure4, figure5, training_epochs
 
     logs = tmp_path / "logs"
     runs = {"s1": (1, None, None), "s2": (2, "s1", None), "s3a": (3, "s2", True), "s3b": (3, "s2", False)}
+    all_epochs = []
     for d, (stage, parent, fusion) in runs.items():
         (logs / d).mkdir(parents=True)
         recs = [{"stage_dir": d, "parent_dir": parent, "stage": stage, "epoch": e, "recall@10": 0.01 * (e + stage),
                  "ndcg@10": 0.02 * (e + 1), "dataset": "synth-mpd-ci", "model_config": "cpu-tiny", "seed": 0,
                  "fusion": fusion, "n_seed": 10 if stage == 3 else None, "split": "valid"} for e in range(3)]
+        all_epochs += recs
         (logs / d / "log.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in recs))
-    chains = _chains(read_logs(logs))
+    chains = _chains(all_epochs)
     assert len(chains) == 1
     (stages,) = chains.values()
     assert sorted(stages) == ["1", "2", "3:fusion, n_seed=10", "3:mean, n_seed=10"]
-    assert figure5(logs, tmp_path / "f5.png").stat().st_size > 1000
-    # the committed copy: only this model config's logs, one flat file per stage folder, same chains
+    assert figure5(all_epochs, tmp_path / "f5.png").stat().st_size > 1000
+    # the committed copy: only this model config's logs, one training_log record per stage folder,
+    # same chains
     (logs / "other").mkdir()
     (logs / "other" / "log.jsonl").write_text(_json.dumps({"stage": 1, "epoch": 0, "model_config": "paper"}) + "\n")
-    copied = collect_logs(logs, tmp_path / "committed", "cpu-tiny")
-    assert [p.name for p in copied] == [f"{d}.jsonl" for d in sorted(runs)]
-    assert _chains(read_logs(tmp_path / "committed")) == chains
+    res = tmp_path / "res"
+    copied = collect_logs(logs, res, "ci", "cpu-tiny")
+    assert [p.name for p in copied] == [f"{d}.json" for d in sorted(runs)]
+    assert {r.kind for r in iter_records(res, "ci")} == {"training_log"}
+    assert _chains(training_epochs(res, "ci")) == chains
+    # a shorter log never replaces a longer record
+    (logs / "s1" / "log.jsonl").write_text(_json.dumps(all_epochs[0]) + "\n")
+    collect_logs(logs, res, "ci", "cpu-tiny")
+    assert _chains(training_epochs(res, "ci")) == chains
     for n in (1, 5, 10):
-        write_result(tmp_path / "res" / "ci" / "figure4" / "synth-mpd" / f"nseed{n}_seed0.json", {
-            "schema": SCHEMA, "kind": "figure4_nseed", "status": "ok", "n_seed": n,
-            "cell": {"profile": "ci", "dataset": "synth-mpd", "encoder": "larp", "recommender": "itemknn", "seed": 0},
+        cell = Cell("ci", "synth-mpd", "larp", "itemknn", 0, variant=f"n_seed={n}")
+        write_record(cell.path(res), {
+            "schema": SCHEMA, "kind": "cell", "status": "ok", "cell": cell.__dict__, "cell_key": "k",
             "metrics": {"recall@10": 0.01 * n, "ndcg@10": 0.02 * n},
             "ci95": {"recall@10": [0.0, 0.5], "ndcg@10": [0.0, 0.9]}})
-    assert figure4(tmp_path / "res", tmp_path / "f4.png").stat().st_size > 1000
+    assert figure4(res, tmp_path / "f4.png").stat().st_size > 1000
 
 
 def test_figure4_sweep_writes_result_files(small_dataset, tmp_path):
-    from benchmark.core.results import read_result
+    from benchmark.core.results import read_record
     from benchmark.harness.sweeps import figure4_sweep
     from benchmark.reports.larp import figure4, figure4_data
+    from benchmark.reports.tables import load_cells
 
     over = dict(_ENC_OVER)
     paths = figure4_sweep(str(small_dataset.root), "ci", n_seeds=(1, 3), results_dir=tmp_path,
                           overrides=over, progress=False)
-    assert [p.name for p in paths] == ["nseed1_seed0.json", "nseed3_seed0.json"]
-    r = read_result(paths[1])
-    assert r["kind"] == "figure4_nseed" and r["n_seed"] == 3 and r["encoder"]["config"]["n_seed"] == 3
+    # ordinary grid cells, named by the dataset's manifest name (never its path), one per variant
+    assert [p.relative_to(tmp_path).parts[1:3] for p in paths] == [
+        (small_dataset.name, "larp~n_seed=1"), (small_dataset.name, "larp~n_seed=3")]
+    r = read_record(paths[1])
+    assert r.kind == "cell" and r["cell"]["variant"] == "n_seed=3" and r["encoder"]["config"]["n_seed"] == 3
     assert 0.0 <= r["metrics"]["recall@10"] <= 1.0 and len(r["per_playlist"]["recall@10"]) == r["n_playlists"]
     stages = r["encoder_fit"]["stages"]
-    assert stages[0]["dir"] == read_result(paths[0])["encoder_fit"]["stages"][0]["dir"]  # shared stage 1
+    assert stages[0]["dir"] == read_record(paths[0])["encoder_fit"]["stages"][0]["dir"]  # shared stage 1
     assert figure4_sweep(str(small_dataset.root), "ci", n_seeds=(1,), results_dir=tmp_path, overrides=over,
-                         progress=False) == paths[:1]  # finished files are kept
+                         progress=False) == paths[:1]
+    assert read_record(paths[0]).data == read_record(paths[0]).data  # finished cells are kept
     (group,) = figure4_data(tmp_path)
     assert sorted(figure4_data(tmp_path)[group]) == [1, 3]
     assert figure4(tmp_path, tmp_path / "f4.png").is_file()
+    assert not load_cells(tmp_path, "ci")  # variant cells are not Table 2 rows

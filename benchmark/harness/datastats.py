@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmark.core import provenance
 from benchmark.core.dataset import SPLITS, Dataset
-from benchmark.core.results import SCHEMA, STATS_FILE, write_result
+from benchmark.core.results import SCHEMA, STATS_FILE, write_record
 from benchmark.harness.embeddings import EmbeddingStore
 
 
@@ -78,4 +78,4 @@ def write_dataset_stats(dataset: Dataset, profile: str, dataset_name: str, resul
         "wall_time_s": time.perf_counter() - t0,
         "provenance": provenance.collect(),
     }
-    return write_result(Path(results_dir) / profile / dataset_name / STATS_FILE, result)
+    return write_record(Path(results_dir) / profile / dataset_name / STATS_FILE, result)

@@ -8,6 +8,8 @@ interrupted grid resumes where it stopped. Embeddings are cached per encoder key
 from __future__ import annotations
 
 import itertools
+import json
+import re
 import time
 import traceback
 from collections.abc import Sequence
@@ -18,21 +20,19 @@ from typing import Any
 import numpy as np
 
 from benchmark.core import provenance
-from benchmark.core.cache import key_hash
 from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import evaluate_recommender, make_validator
 from benchmark.core.metrics import bootstrap_ci
 from benchmark.core.profiles import get_profile
 from benchmark.core.protocol import QuerySet, build_queries
-from benchmark.core.results import SCHEMA, Cell, is_complete, write_result
+from benchmark.core.results import PROTOCOL_VERSION, Cell, is_complete, parse_variant, write_record
+from benchmark.core.results import cell_key as record_cell_key
 from benchmark.data import catalog
 from benchmark.harness.embeddings import EmbeddingStore
 from encoders import REGISTRY as ENCODERS
 from encoders.base import Encoder, EncoderUnavailable
 from recommenders import REGISTRY as RECOMMENDERS
 from recommenders.base import Recommender, TrainData
-
-PROTOCOL_VERSION = "1"
 
 
 @dataclass
@@ -45,6 +45,9 @@ class GridConfig:
     results_dir: Path = Path("results")
     shuffle_seed: int = 0  # query shuffle seed (fixed, as in the paper)
     selection_split: str = "valid"  # "test" reproduces the official code's selection on test
+    #: a study's variant axis: each ``key=value[,key=value]`` label overrides the encoder config
+    #: of its cells (Figure 4: ``n_seed=1`` ... ``n_seed=30``); ``()`` = one cell without variant
+    variants: Sequence[str] = ()
     encoder_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     recommender_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: train encoders on this dataset instead of the evaluated one (cross-dataset, Table 4)
@@ -69,12 +72,15 @@ class GridConfig:
             encoders=encs, recommenders=recs,
             seeds=list(self.seeds) or list(prof.seeds),
             results_dir=Path(self.results_dir), shuffle_seed=self.shuffle_seed,
-            selection_split=self.selection_split,
+            selection_split=self.selection_split, variants=list(self.variants),
             encoder_overrides=self.encoder_overrides,
             recommender_overrides=self.recommender_overrides,
             encoder_train_dataset=self.encoder_train_dataset,
             n_bootstrap=self.n_bootstrap, progress=self.progress, fail_fast=self.fail_fast,
         )
+
+
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def make_encoder(name: str, profile: str, seed: int, overrides: dict[str, Any] | None = None,
@@ -108,13 +114,10 @@ def train_data(dataset: Dataset, ids: list[str], vectors: np.ndarray) -> TrainDa
 def cell_key(cell: Cell, encoder: Encoder, recommender: Recommender, dataset: Dataset,
              cfg: GridConfig) -> str:
     assert encoder.meta is not None and recommender.meta is not None
-    return key_hash({
-        "protocol": PROTOCOL_VERSION, "cell": {k: v for k, v in cell.__dict__.items() if v is not None},
-        "dataset_hash": dataset.content_hash,
-        "encoder": [encoder.meta.version, encoder.cache_config()],
-        "recommender": [recommender.meta.version, recommender.config],
-        "shuffle_seed": cfg.shuffle_seed, "selection_split": cfg.selection_split,
-    })
+    return record_cell_key(cell, dataset_hash=dataset.content_hash, encoder_version=encoder.meta.version,
+                           encoder_config=encoder.cache_config(), recommender_version=recommender.meta.version,
+                           recommender_config=recommender.config, shuffle_seed=cfg.shuffle_seed,
+                           selection_split=cfg.selection_split)
 
 
 class GridRunner:
@@ -125,13 +128,31 @@ class GridRunner:
         self._datasets: dict[str, Dataset] = {}
         self._queries: dict[tuple[str, str], QuerySet] = {}
         self._stores: dict[tuple[str, str, int], EmbeddingStore] = {}
+        self._sources: dict[str, str] = {}  # label -> the dataset folder it stands for
+
+    def label(self, dataset: str) -> str:
+        """The name a dataset goes by in cells and result paths: a catalog name as given, a
+        dataset folder by the ``name`` of its manifest (never the path itself)."""
+        if not (Path(dataset) / "manifest.json").is_file():
+            return dataset
+        name = str(json.loads((Path(dataset) / "manifest.json").read_text(encoding="utf-8")).get("name", ""))
+        if not _LABEL.fullmatch(name):
+            raise ValueError(f"{Path(dataset) / 'manifest.json'}: field 'name' is {name!r}; a dataset used by "
+                             "path needs a name of letters, digits, '.', '_' and '-' (it names its result folder)")
+        known = self._sources.setdefault(name, dataset)
+        if Path(known).resolve() != Path(dataset).resolve() and (Path(known) / "manifest.json").is_file():
+            raise ValueError(f"two datasets named {name!r}: {known} and {dataset}; rename one in its manifest")
+        return name
 
     def cells(self) -> list[Cell]:
         c = self.cfg
-        return [Cell(c.profile, d, e, r, s, c.encoder_train_dataset)
-                for d, e, r, s in itertools.product(c.datasets, c.encoders, c.recommenders, c.seeds)]
+        variants = list(c.variants) or [None]
+        train = self.label(c.encoder_train_dataset) if c.encoder_train_dataset else None
+        return [Cell(c.profile, self.label(d), e, r, s, train, v)
+                for d, e, v, r, s in itertools.product(c.datasets, c.encoders, variants, c.recommenders, c.seeds)]
 
     def dataset(self, name: str) -> Dataset:
+        name = self._sources.get(name, name)
         if name not in self._datasets:
             size = get_profile(self.cfg.profile).dataset_size
             if not (Path(name) / "manifest.json").is_file():
@@ -161,8 +182,8 @@ class GridRunner:
         cfg = self.cfg
         path = cell.path(cfg.results_dir)
         dataset = self.dataset(cell.dataset)
-        encoder = make_encoder(cell.encoder, cfg.profile, cell.seed, cfg.encoder_overrides.get(cell.encoder),
-                               cfg.selection_split)
+        overrides = {**cfg.encoder_overrides.get(cell.encoder, {}), **parse_variant(cell.variant)}
+        encoder = make_encoder(cell.encoder, cfg.profile, cell.seed, overrides, cfg.selection_split)
         recommender = make_recommender(cell.recommender, cfg.profile, cell.seed,
                                        cfg.recommender_overrides.get(cell.recommender))
         ckey = cell_key(cell, encoder, recommender, dataset, cfg)
@@ -170,7 +191,7 @@ class GridRunner:
             return "cached", path
         assert encoder.meta is not None and recommender.meta is not None
         base: dict[str, Any] = {
-            "schema": SCHEMA, "cell": cell.__dict__, "cell_key": ckey,
+            "kind": "cell", "cell": cell.__dict__, "cell_key": ckey,
             "encoder_trained_on": ({"name": cell.train_dataset,
                                     "hash": self.dataset(cell.train_dataset).content_hash}
                                    if cell.train_dataset else None),
@@ -186,7 +207,7 @@ class GridRunner:
         try:
             encoder.check_available()
         except EncoderUnavailable as e:
-            write_result(path, {**base, "status": "unavailable", "reason": str(e),
+            write_record(path, {**base, "status": "unavailable", "reason": str(e),
                                 "provenance": provenance.collect()})
             return "unavailable", path
 
@@ -221,7 +242,7 @@ class GridRunner:
                             "cell_total_s": time.perf_counter() - t_start},
             "provenance": provenance.collect(),
         }
-        write_result(path, result)
+        write_record(path, result)
         return "ok", path
 
     # ------------------------------------------------------------------------ the grid

@@ -16,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.core.results import iter_results
+from benchmark.core.results import iter_records
 
 DEFAULT_TOLERANCE = 2e-3
 TRAINED_TOLERANCE = 3e-2
+#: what the check compares: grid cells (metrics) and dataset statistics (Table 1's numbers)
+COMPARED_KINDS = ("cell", "dataset_stats")
 
 
 def gradient_trained(result: dict) -> bool:
@@ -31,6 +33,24 @@ def gradient_trained(result: dict) -> bool:
     enc = result.get("encoder_fit") or {}
     rec_meta = (result.get("recommender") or {}).get("meta") or {}
     return bool("steps" in enc or "stages" in enc or rec_meta.get("trains"))
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in values.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = float(v)
+    return out
+
+
+def compared_numbers(record) -> dict[str, float]:
+    """The numbers the check compares: a cell's mean metrics, or every number of a dataset
+    statistics record (nested per-split counts as ``per_split.train.tracks``)."""
+    if record.get("kind", "cell") == "dataset_stats":
+        return _flatten(record.get("stats") or {})
+    return dict(record.get("metrics") or {})
 
 
 @dataclass(frozen=True)
@@ -46,8 +66,9 @@ class Drift:
 
 def _index(results_dir: Path, profile: str | None) -> dict[str, dict]:
     out = {}
-    for path, res in iter_results(results_dir, profile):
-        rel = path.relative_to(results_dir).as_posix()
+    for res in iter_records(results_dir, profile, kinds=COMPARED_KINDS):
+        assert res.path is not None
+        rel = res.path.relative_to(results_dir).as_posix()
         out[rel] = res
     return out
 
@@ -73,10 +94,7 @@ def compare(baseline_dir: Path, new_dir: Path, profile: str | None = None,
         if b.get("status", "ok") != n.get("status", "ok"):
             drifts.append(Drift(rel, "status", b.get("status"), n.get("status")))
             continue
-        bm = b.get("metrics") or (b.get("stats") and {k: v for k, v in b["stats"].items()
-                                                    if isinstance(v, (int, float))}) or {}
-        nm = n.get("metrics") or (n.get("stats") and {k: v for k, v in n["stats"].items()
-                                                    if isinstance(v, (int, float))}) or {}
+        bm, nm = compared_numbers(b), compared_numbers(n)
         tol = trained_tolerance if gradient_trained(b) else tolerance
         for m, bv in sorted(bm.items()):
             nv = nm.get(m)

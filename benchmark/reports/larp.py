@@ -6,19 +6,19 @@
 * :func:`figure4` — Recall@10 and NDCG@10 against ``n_seed`` from the result files that
   :func:`benchmark.harness.sweeps.figure4_sweep` writes (PNG).
 * :func:`figure5` — validation Recall@10 / NDCG@10 per epoch through the three stages,
-  from the trainer's ``log.jsonl`` files (PNG).
+  from ``training_log`` records (PNG).
 
 Wiring (CLI / nox): ``render_table3(results_dir, profile)``, ``figure4(results_dir,
-out_png)``, ``figure5(log_files_or_dir, out_png)``; the LARP stage logs live under
-``$LARPBENCH_CACHE/shared/larp`` and :func:`benchmark.harness.sweeps.collect_logs` copies
-a profile's logs into ``<results>/<profile>/larp_logs`` (committed, so Figure 5 renders
-on a fresh clone without retraining).
+out_png)``, ``figure5(training_epochs(results_dir, profile), out_png)``; the LARP stage
+logs live under ``$LARPBENCH_CACHE/shared/larp`` and
+:func:`benchmark.harness.sweeps.collect_logs` turns a profile's logs into records under
+``<results>/<profile>/training`` (committed, so Figure 5 renders on a fresh clone without
+retraining).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -133,15 +133,16 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
 
 # ============================================================================== Figure 4
 def figure4_data(results_dir: str | Path) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
-    """``{(profile, dataset): {n_seed: {"recall@10": mean over seeds, ..., "ci": {...}}}}``."""
-    from benchmark.core.results import read_result
+    """``{(profile, dataset): {n_seed: {"recall@10": mean over seeds, ..., "ci": {...}}}}`` from
+    the grid cells with the variant ``n_seed=<n>``."""
+    from benchmark.core.results import iter_results, parse_variant
 
-    groups: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for path in sorted(Path(results_dir).rglob("figure4/*/nseed*_seed*.json")):
-        r = read_result(path)
-        if r.get("kind") != "figure4_nseed" or r.get("status") != "ok":
+    groups: dict[tuple[str, str], dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for _, r in iter_results(Path(results_dir)):
+        n = parse_variant(r["cell"].get("variant")).get("n_seed")
+        if n is None or r.get("status") != "ok" or r["cell"].get("train_dataset"):
             continue
-        groups[r["cell"]["profile"], r["cell"]["dataset"]][int(r["n_seed"])].append(r)
+        groups[r["cell"]["profile"], r["cell"]["dataset"]][int(n)].append(r)
     out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for g, by_n in groups.items():
         out[g] = {}
@@ -193,22 +194,14 @@ def figure4(results_dir: str | Path, out_png: str | Path) -> Path:
 
 
 # ============================================================================== Figure 5
-def read_logs(log_files_or_dir: str | Path | Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Every record of the LARP stage logs (``log.jsonl``, ``larp_log_stage*.jsonl``), deduplicated."""
-    if isinstance(log_files_or_dir, (str, Path)):
-        p = Path(log_files_or_dir)
-        files = sorted([*p.rglob("log.jsonl"), *p.rglob("larp_log_stage*.jsonl"), *p.glob("*.jsonl")]) \
-            if p.is_dir() else [p]
-        files = sorted(set(files))
-    else:
-        files = [Path(f) for f in log_files_or_dir]
+def training_epochs(results_dir: str | Path, profile: str | None = None) -> list[dict[str, Any]]:
+    """Every epoch of the ``training_log`` records (LARP's stages), deduplicated."""
+    from benchmark.core.results import iter_records
+
     seen: set[tuple[Any, ...]] = set()
     out = []
-    for f in files:
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            r = json.loads(line)
+    for rec in iter_records(Path(results_dir), profile, kinds=("training_log",)):
+        for r in rec["epochs"]:
             if "stage" not in r or "epoch" not in r:
                 continue
             k = (r.get("stage_dir"), r.get("dataset"), r.get("model_config"), r.get("seed"), r["stage"],
@@ -266,9 +259,10 @@ def _chains(records: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, li
     return chains
 
 
-def figure5(log_files_or_dir: str | Path | Iterable[str | Path], out_png: str | Path,
+def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
             metrics: Sequence[str] = ("recall@10", "ndcg@10")) -> Path:
-    """Validation metrics per epoch through WTC → TTC → TPC (one row of panels per run).
+    """Validation metrics per epoch through WTC → TTC → TPC (one row of panels per run), from
+    the epochs of ``training_log`` records (:func:`training_epochs`).
 
     Stage k+1 is drawn from where stage k stopped (it starts from stage k's best weights,
     marked with a star); epoch 0 of a stage is its starting point before any step.
@@ -278,7 +272,7 @@ def figure5(log_files_or_dir: str | Path | Iterable[str | Path], out_png: str | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    chains = _chains(read_logs(log_files_or_dir))
+    chains = _chains(list(epochs))
     n_rows = max(1, len(chains))
     fig, axes = plt.subplots(n_rows, len(metrics), figsize=(4.6 * len(metrics), 3.3 * n_rows), squeeze=False)
     colors = {"1": "tab:blue", "2": "tab:orange"}

@@ -16,7 +16,7 @@ import numpy as np
 from tabulate import tabulate
 
 from benchmark.core.metrics import bootstrap_ci, paired_permutation_test
-from benchmark.core.results import STATS_FILE, iter_results, read_result
+from benchmark.core.results import iter_records, iter_results
 
 PAPER_METRICS = ("R@10", "N@10", "R@20", "N@20", "R@40", "N@40")
 OUR_METRIC = {"R@10": "recall@10", "N@10": "ndcg@10", "R@20": "recall@20",
@@ -45,9 +45,9 @@ def load_cells(results_dir: Path, profile: str, cross_dataset: bool = False,
     """
     cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for _, res in iter_results(results_dir, profile):
-        if res.get("kind") == "dataset_stats":
-            continue
         c = res["cell"]
+        if c.get("variant"):  # a study's variant axis (Figure 4), not a Table 2 row
+            continue
         enc = c["encoder"]
         if c.get("train_dataset"):
             if not cross_dataset:
@@ -73,8 +73,7 @@ def render_table1(results_dir: Path, profile: str) -> str:
     paper = paper_numbers()["table1_dataset_stats"]
     rows = []
     encoders = set()
-    for path in sorted((Path(results_dir) / profile).glob(f"*/{STATS_FILE}")):
-        r = read_result(path)
+    for r in iter_records(Path(results_dir), profile, kinds=("dataset_stats",)):
         s = r["stats"]
         encoders.add(f"{r['homogeneity_encoder']['name']} v{r['homogeneity_encoder']['version']}")
         rows.append([r["cell"]["dataset"], s["train_tracks"], s["test_playlists"], s["eval_tracks"],
