@@ -22,13 +22,6 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 MARKER = VENV / ".larpbench-installed"
 
-# what the reproduce_* sessions run (Table 2 runs every encoder and recommender of the profile)
-TABLE1_DATASETS = ("synth-mpd", "synth-lfm", "folk21")
-TABLE3_ENCODERS = ("bert-text", "htsat-audio", "larp-wtc", "larp-ttc", "larp-tpc", "larp")
-TABLE4_ENCODERS = ("larp", "mule", "clap-ft")
-TABLE4_PAIRS = (("synth-mpd", "synth-lfm"), ("synth-mpd", "folk21"))
-
-
 def _project_env(session: nox.Session) -> None:
     """Create ``.venv`` and install the project into it when pyproject.toml changed."""
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
@@ -52,19 +45,18 @@ def _larpbench(session: nox.Session, *args: str) -> None:
 
 
 def _profile(session: nox.Session, default: str = "quick") -> tuple[str, list[str]]:
-    """``-- --profile NAME`` picks the profile; other posargs pass through to the grid."""
-    args = list(session.posargs)
+    """``-- --profile NAME`` picks the profile; other posargs pass through to the command."""
+    return _profile_args(list(session.posargs), default)
+
+
+def _profile_args(args: list[str], default: str = "quick") -> tuple[str, list[str]]:
+    args = list(args)
     profile = default
     if "--profile" in args:
         i = args.index("--profile")
         profile = args[i + 1]
         del args[i:i + 2]
     return profile, args
-
-
-def _results_dir(args: list[str]) -> str:
-    """The ``--results`` folder among the pass-through arguments (default ``results``)."""
-    return args[args.index("--results") + 1] if "--results" in args else "results"
 
 
 @nox.session
@@ -97,25 +89,35 @@ def grid(session: nox.Session) -> None:
     _larpbench(session, "grid", *session.posargs)
 
 
+def _study(session: nox.Session, name: str) -> None:
+    """``larpbench study run NAME`` (its cells, then its tables/figures); the study's cells,
+    datasets and outputs are declared in benchmark/studies/, not here."""
+    _project_env(session)
+    profile, rest = _profile(session)
+    _larpbench(session, "study", "run", name, "--profile", profile, *rest)
+
+
+@nox.session
+def study(session: nox.Session) -> None:
+    """Any declared study: ``nox -s study -- NAME [--profile P] [--results DIR]`` (``larpbench study list``)."""
+    if not session.posargs:
+        session.error("give a study name: nox -s study -- table2 (larpbench study list shows them)")
+    name, *rest = session.posargs
+    _project_env(session)
+    profile, rest = _profile_args(rest)
+    _larpbench(session, "study", "run", name, "--profile", profile, *rest)
+
+
 @nox.session
 def reproduce_table1(session: nox.Session) -> None:
     """Table 1 (dataset statistics, homogeneity) for a profile (default quick)."""
-    _project_env(session)
-    profile, rest = _profile(session)
-    datasets = [] if "--dataset" in rest else [a for d in TABLE1_DATASETS for a in ("--dataset", d)]
-    _larpbench(session, "stats", "--profile", profile, *datasets, *rest)
-    _larpbench(session, "table", "1", "--profile", profile, "--results", _results_dir(rest),
-               "--out", f"{_results_dir(rest)}/{profile}/table1.md")
+    _study(session, "table1")
 
 
 @nox.session
 def reproduce_table2(session: nox.Session) -> None:
     """Table 2 (encoders × recommenders × datasets) for a profile (default quick)."""
-    _project_env(session)
-    profile, rest = _profile(session)
-    _larpbench(session, "grid", "--profile", profile, *rest)
-    _larpbench(session, "table", "2", "--profile", profile, "--results", _results_dir(rest),
-               "--out", f"{_results_dir(rest)}/{profile}/table2.md")
+    _study(session, "table2")
 
 
 @nox.session
@@ -124,6 +126,7 @@ def regression(session: nox.Session) -> None:
     _project_env(session)
     scratch = ROOT / ".cache" / "regression-results"
     _larpbench(session, "grid", "--profile", "ci", "--results", str(scratch), "--fail-fast")
+    _larpbench(session, "stats", "--profile", "ci", "--results", str(scratch))
     _larpbench(session, "compare", "results", str(scratch), "--profile", "ci")
 
 
@@ -132,34 +135,16 @@ def regression(session: nox.Session) -> None:
 @nox.session
 def reproduce_table3(session: nox.Session) -> None:
     """Table 3 (LARP ablation with ItemKNN) for a profile (default quick)."""
-    _project_env(session)
-    profile, rest = _profile(session)
-    encs = [a for e in TABLE3_ENCODERS for a in ("--encoder", e)]
-    _larpbench(session, "grid", "--profile", profile, "--recommender", "itemknn", *encs, *rest)
-    _larpbench(session, "table", "3", "--profile", profile, "--results", _results_dir(rest),
-               "--out", f"{_results_dir(rest)}/{profile}/table3.md")
+    _study(session, "table3")
 
 
 @nox.session
 def reproduce_figures(session: nox.Session) -> None:
     """Figure 4 (n_seed sweep) and Figure 5 (LARP validation curves) as PNG."""
-    _project_env(session)
-    profile, rest = _profile(session)
-    _larpbench(session, "figures", "--profile", profile, *rest)
+    _study(session, "figures")
 
 
 @nox.session
 def reproduce_table4(session: nox.Session) -> None:
     """Table 4: encoders trained on one dataset, tested on another, beside in-domain training."""
-    _project_env(session)
-    profile, rest = _profile(session)
-    encs = [a for e in TABLE4_ENCODERS for a in ("--encoder", e)]
-    for source, target in TABLE4_PAIRS:
-        common = ["--profile", profile, "--dataset", target, "--recommender", "itemknn", *encs, *rest]
-        _larpbench(session, "grid", *common)
-        _larpbench(session, "grid", *common, "--train-dataset", source)
-    # folk21's two caption variants (the album names the collection, which keys playlists)
-    _larpbench(session, "grid", "--profile", profile, "--dataset", "folk21", "--dataset", "folk21-noalbum",
-               "--encoder", "bert-text", "--recommender", "itemknn", *rest)
-    _larpbench(session, "table", "4", "--profile", profile, "--results", _results_dir(rest),
-               "--out", f"{_results_dir(rest)}/{profile}/table4.md")
+    _study(session, "table4")

@@ -138,17 +138,12 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from benchmark.harness.datastats import write_dataset_stats
-    from benchmark.harness.embeddings import EmbeddingStore
-    from benchmark.harness.grid import GridConfig, GridRunner, make_encoder
+    from benchmark.core.profiles import get_profile
+    from benchmark.harness.studies import write_stats
 
-    runner = GridRunner(GridConfig(profile=args.profile, datasets=args.dataset or (),
-                                   encoders=[args.encoder], recommenders=["itemknn"],
-                                   progress=not args.quiet))
-    for d in runner.cfg.datasets:
-        ds = runner.dataset(d)
-        enc = make_encoder(args.encoder, args.profile, 0)
-        path = write_dataset_stats(ds, args.profile, d, Path(args.results), EmbeddingStore(enc, ds, 0))
+    datasets = args.dataset or list(get_profile(args.profile).datasets)
+    for path in write_stats(args.profile, datasets, Path(args.results), encoder=args.encoder,
+                            progress=not args.quiet):
         print(f"wrote {path}")
     return 0
 
@@ -178,25 +173,49 @@ def cmd_data_import(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from benchmark.core.cache import cache_root
-    from benchmark.harness import sweeps
-    from benchmark.reports import larp as larp_reports
+    """Alias: ``larpbench study run figures`` (``--skip-sweep``: ``study render figures``)."""
+    args.name = "figures"
+    args.encoder = None
+    args.fail_fast = False
+    return cmd_study_render(args) if args.skip_sweep else cmd_study_run(args)
 
-    out = Path(args.results) / args.profile
-    if not args.skip_sweep:
-        for d in args.dataset or ["synth-mpd"]:
-            sweeps.figure4_sweep(d, args.profile, results_dir=args.results, progress=not args.quiet)
-    print(f"wrote {larp_reports.figure4(args.results, out / 'figure4.png')}")
-    from encoders import REGISTRY
 
-    model_config = REGISTRY.get("larp").profile_configs[args.profile]["model_config"]
-    logs = sweeps.collect_logs(cache_root() / "shared" / "larp", args.results, args.profile, model_config)
-    epochs = larp_reports.training_epochs(args.results, args.profile)
-    if not logs and not epochs:
-        raise FileNotFoundError(f"no LARP stage logs for profile {args.profile} (model config {model_config}) in "
-                                f"{cache_root() / 'shared' / 'larp'} or {out / 'training'}: train LARP first "
-                                f"(nox -s reproduce_table3 -- --profile {args.profile})")
-    print(f"wrote {larp_reports.figure5(epochs, out / 'figure5.png')}")
+def cmd_study_list(args: argparse.Namespace) -> int:
+    from benchmark import studies
+
+    rows = []
+    for name, st in studies.studies().items():
+        n_blocks = len(st.blocks) + (1 if st.stats_datasets else 0)
+        rows.append([name, st.title, n_blocks, ", ".join(o.file for o in st.outputs)])
+    if args.json:
+        import dataclasses
+
+        print(json.dumps({n: dataclasses.asdict(s) for n, s in studies.studies().items()}, indent=1))
+    else:
+        _print_table(rows, ["study", "title", "blocks", "outputs"])
+    return 0
+
+
+def cmd_study_run(args: argparse.Namespace) -> int:
+    from benchmark import studies
+    from benchmark.harness.studies import run_study
+
+    study = studies.get(args.name)
+    outcome = run_study(study, args.profile, Path(args.results), datasets=args.dataset, encoders=args.encoder,
+                        progress=not args.quiet, fail_fast=args.fail_fast)
+    print(f"{study.name}: " + ", ".join(f"{len(v)} {k}" for k, v in outcome.items()) + " cell(s)")
+    cmd_study_render(args)
+    return 1 if outcome["failed"] else 0
+
+
+def cmd_study_render(args: argparse.Namespace) -> int:
+    from benchmark import studies
+    from benchmark.reports.studies import render_study
+
+    for path, text in render_study(studies.get(args.name), args.profile, Path(args.results)):
+        print(text if path.suffix == ".md" else f"{text}")
+        if path.suffix == ".md":
+            print(f"(written to {path})")
     return 0
 
 
@@ -216,26 +235,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from benchmark.reports import tables
+    """Alias: the text output of the study ``table<N>`` (``--out`` writes it elsewhere)."""
+    from benchmark import studies
+    from benchmark.reports.studies import renderer
 
-    results = Path(args.results)
-    if args.number == "3":
-        from benchmark.reports.larp import render_table3
-
-        text = render_table3(results, args.profile, with_ci=not args.no_ci)
-    elif args.number == "1":
-        text = tables.render_table1(results, args.profile)
-    elif args.number == "2":
-        text = tables.render_table2(results, args.profile, with_ci=not args.no_ci)
-    elif args.number == "4":
-        text = tables.render_table4(results, args.profile)
-    else:
-        raise SystemExit(f"table {args.number}: not available yet")
-    print(text)
-    if args.out:
-        from benchmark.core.dataset import atomic_write_text
-
-        atomic_write_text(Path(args.out), text + "\n")
+    (output,) = studies.get(f"table{args.number}").outputs
+    print(renderer(output)(Path(args.results), args.profile, args.out, with_ci=not args.no_ci))
     return 0
 
 
@@ -359,9 +364,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-ci", action="store_true", help="omit confidence intervals")
     t.set_defaults(func=cmd_table)
 
-    f = sub.add_parser("figures", help="Figures 4 (n_seed sweep) and 5 (LARP validation curves)")
+    st = sub.add_parser("study", help="the paper's tables and figures as declared studies: list, run, render")
+    stsub = st.add_subparsers(dest="study_command", required=True, metavar="ACTION")
+    x = stsub.add_parser("list", help="declared studies")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_study_list)
+    x = stsub.add_parser("run", help="compute a study's cells (finished ones are reused), then render it")
+    x.add_argument("name")
+    x.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    x.add_argument("--results", default="results")
+    x.add_argument("--dataset", action="append", help="only these datasets (repeatable)")
+    x.add_argument("--encoder", action="append", help="only these encoders (repeatable)")
+    x.add_argument("--fail-fast", action="store_true")
+    x.add_argument("--quiet", action="store_true")
+    x.set_defaults(func=cmd_study_run)
+    x = stsub.add_parser("render", help="render a study's outputs from result records only")
+    x.add_argument("name")
+    x.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    x.add_argument("--results", default="results")
+    x.set_defaults(func=cmd_study_render)
+
+    f = sub.add_parser("figures", help="Figures 4 (n_seed sweep) and 5 (LARP validation curves): "
+                       "alias of 'study run figures'")
     f.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    f.add_argument("--dataset", action="append", help="datasets of the n_seed sweep (default synth-mpd)")
+    f.add_argument("--dataset", action="append", help="only these of the study's datasets (it declares synth-mpd)")
     f.add_argument("--results", default="results")
     f.add_argument("--skip-sweep", action="store_true", help="only plot existing result/log files")
     f.add_argument("--quiet", action="store_true")

@@ -132,13 +132,14 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
 
 
 # ============================================================================== Figure 4
-def figure4_data(results_dir: str | Path) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
+def figure4_data(results_dir: str | Path, profile: str | None = None,
+                 ) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
     """``{(profile, dataset): {n_seed: {"recall@10": mean over seeds, ..., "ci": {...}}}}`` from
     the grid cells with the variant ``n_seed=<n>``."""
     from benchmark.core.results import iter_results, parse_variant
 
     groups: dict[tuple[str, str], dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    for _, r in iter_results(Path(results_dir)):
+    for _, r in iter_results(Path(results_dir), profile):
         n = parse_variant(r["cell"].get("variant")).get("n_seed")
         if n is None or r.get("status") != "ok" or r["cell"].get("train_dataset"):
             continue
@@ -156,14 +157,14 @@ def figure4_data(results_dir: str | Path) -> dict[tuple[str, str], dict[int, dic
     return out
 
 
-def figure4(results_dir: str | Path, out_png: str | Path) -> Path:
+def figure4(results_dir: str | Path, out_png: str | Path, profile: str | None = None) -> Path:
     """Recall@10 and NDCG@10 against the TPC fusion's ``n_seed`` (paper Figure 4)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data = figure4_data(results_dir)
+    data = figure4_data(results_dir, profile)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, m, title in zip(axes, ("recall@10", "ndcg@10"), ("Recall@10", "NDCG@10")):
         for (prof, ds), by_n in sorted(data.items()):
@@ -324,3 +325,27 @@ def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
     fig.savefig(out, dpi=130)
     plt.close(fig)
     return out
+
+
+# ============================================================================== study outputs
+def write_table3(results_dir: str | Path, profile: str, path: str | Path | None = None,
+                 with_ci: bool = True) -> str:
+    """Table 3 as text, also written to ``path`` when given (the ``table3`` study's output)."""
+    text = render_table3(results_dir, profile, with_ci=with_ci)
+    if path is not None:
+        from benchmark.core.dataset import atomic_write_text
+
+        atomic_write_text(Path(path), text + "\n")
+    return text
+
+
+def write_figure4(results_dir: str | Path, profile: str, path: str | Path) -> str:
+    return f"wrote {figure4(results_dir, path, profile)}"
+
+
+def write_figure5(results_dir: str | Path, profile: str, path: str | Path) -> str:
+    epochs = training_epochs(results_dir, profile)
+    if not epochs:
+        raise FileNotFoundError(f"no training_log records under {Path(results_dir) / profile / 'training'}: "
+                                f"train LARP first (larpbench study run table3 --profile {profile})")
+    return f"wrote {figure5(epochs, path)}"

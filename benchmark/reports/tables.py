@@ -244,3 +244,25 @@ def render_table4(results_dir: Path, profile: str, recommender: str = "itemknn")
         "Rows whose 'Trained on' differs from 'Tested on' use an encoder trained on another dataset "
         "and only embedded on the tested one; the recommender always sees the tested dataset only.",
     ])
+
+
+# ------------------------------------------------------------------------------ study outputs
+def _write(text: str, path: str | Path | None) -> str:
+    if path is not None:
+        from benchmark.core.dataset import atomic_write_text
+
+        atomic_write_text(Path(path), text + "\n")
+    return text
+
+
+def write_table1(results_dir: Path, profile: str, path: str | Path | None = None, with_ci: bool = True) -> str:
+    """Table 1 as text, also written to ``path`` when given (the ``table1`` study's output)."""
+    return _write(render_table1(Path(results_dir), profile), path)
+
+
+def write_table2(results_dir: Path, profile: str, path: str | Path | None = None, with_ci: bool = True) -> str:
+    return _write(render_table2(Path(results_dir), profile, with_ci=with_ci), path)
+
+
+def write_table4(results_dir: Path, profile: str, path: str | Path | None = None, with_ci: bool = True) -> str:
+    return _write(render_table4(Path(results_dir), profile), path)

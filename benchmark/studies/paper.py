@@ -1,0 +1,56 @@
+"""The LARP paper's tables and figures (Salganik et al., KDD 2024)."""
+
+from __future__ import annotations
+
+from benchmark.core.study import Block, Output, Study
+
+TABLE3_ENCODERS = ("bert-text", "htsat-audio", "larp-wtc", "larp-ttc", "larp-tpc", "larp")
+TABLE4_ENCODERS = ("larp", "mule", "clap-ft")
+FIGURE4_N_SEEDS = (1, 5, 10, 20, 30)
+
+STUDIES = [
+    Study(
+        name="table1", title="Table 1: dataset statistics and playlist homogeneity",
+        stats_datasets=("synth-mpd", "synth-lfm", "folk21"),
+        outputs=(Output("table1.md", "benchmark.reports.tables:write_table1"),),
+        paper="table1_dataset_stats",
+        description="Counts of the splits, tracks per playlist, playlists per track, and the mean "
+                    "pairwise cosine of a test playlist's audio embeddings (melstats)."),
+    Study(
+        name="table2", title="Table 2: encoders × cold-start recommenders",
+        blocks=(Block(),),  # every encoder and recommender of the profile, on its datasets
+        outputs=(Output("table2.md", "benchmark.reports.tables:write_table2"),),
+        paper="table2_main",
+        description="Every registered encoder of the profile with ItemKNN, DropoutNet and CLCRec."),
+    Study(
+        name="table3", title="Table 3: LARP ablation (ItemKNN)",
+        blocks=(Block(encoders=TABLE3_ENCODERS, recommenders=("itemknn",)),),
+        outputs=(Output("table3.md", "benchmark.reports.larp:write_table3"),),
+        paper="table3_ablation_itemknn",
+        description="Text only, audio only, and LARP after each training stage."),
+    Study(
+        name="table4", title="Table 4: cross-dataset generalisation (ItemKNN)",
+        blocks=(
+            Block(datasets=("synth-lfm",), encoders=TABLE4_ENCODERS, recommenders=("itemknn",)),
+            Block(datasets=("synth-lfm",), encoders=TABLE4_ENCODERS, recommenders=("itemknn",),
+                  train_dataset="synth-mpd"),
+            Block(datasets=("folk21",), encoders=TABLE4_ENCODERS, recommenders=("itemknn",)),
+            Block(datasets=("folk21",), encoders=TABLE4_ENCODERS, recommenders=("itemknn",),
+                  train_dataset="synth-mpd"),
+            # folk21's caption variants: the album names the collection, which keys playlists
+            Block(datasets=("folk21", "folk21-noalbum"), encoders=("bert-text",), recommenders=("itemknn",)),
+        ),
+        outputs=(Output("table4.md", "benchmark.reports.tables:write_table4"),),
+        paper="table4_generalization_on_LFM",
+        description="Encoders trained on synth-mpd and tested on synth-lfm and folk21, beside "
+                    "in-domain training."),
+    Study(
+        name="figures", title="Figures 4-5: TPC's n_seed and LARP's validation curves",
+        blocks=(Block(datasets=("synth-mpd",), encoders=("larp",), recommenders=("itemknn",), seeds=(0,),
+                      variants=tuple(f"n_seed={n}" for n in FIGURE4_N_SEEDS)),),
+        outputs=(Output("figure4.png", "benchmark.reports.larp:write_figure4"),
+                 Output("figure5.png", "benchmark.reports.larp:write_figure5")),
+        training_logs=True,
+        description="Figure 4: LARP trained with n_seed ∈ {1, 5, 10, 20, 30} in the TPC fusion; "
+                    "Figure 5: validation metrics per epoch through the three stages."),
+]
