@@ -81,9 +81,18 @@ def cmd_data_validate(args: argparse.Namespace) -> int:
     from benchmark.data import catalog
 
     ref = args.dataset
-    root = ref if (Path(ref) / "manifest.json").is_file() else catalog.dataset_path(ref, args.size)
-    ds = validate(root, checksums=not args.no_checksums)
-    print(f"ok: {ds!r} (content hash {ds.content_hash[:12]})")
+    if (Path(ref) / "manifest.json").is_file():
+        root = Path(ref)
+    elif Path(ref).exists() or "/" in ref or ref.startswith("."):
+        raise FileNotFoundError(f"{ref}: not a dataset folder (no manifest.json in it)")
+    else:
+        catalog.get_spec(ref)  # an unknown name: error with suggestions
+        root = catalog.dataset_path(ref, args.size)
+        if not (root / "manifest.json").is_file():
+            raise FileNotFoundError(f"dataset {ref!r} at size {args.size!r} is not built ({root}): "
+                                    f"larpbench data build {ref} --size {args.size}")
+    ds = validate(root, checksums=not args.no_checksums, deep=args.deep)
+    print(f"ok: {ds!r} (content hash {ds.content_hash[:12]}{', every audio file decoded' if args.deep else ''})")
     return 0
 
 
@@ -212,6 +221,7 @@ def cmd_study_render(args: argparse.Namespace) -> int:
     from benchmark import studies
     from benchmark.reports.studies import render_study
 
+    _require_records(Path(args.results), args.profile)
     for path, text in render_study(studies.get(args.name), args.profile, Path(args.results)):
         print(text if path.suffix == ".md" else f"{text}")
         if path.suffix == ".md":
@@ -234,11 +244,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_records(results: Path, profile: str) -> None:
+    from benchmark.core.results import record_files
+
+    if not record_files(results, profile):
+        raise FileNotFoundError(f"no result records under {results / profile}: check --results and --profile, "
+                                f"or compute them first (larpbench study run ... --profile {profile})")
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     """Alias: the text output of the study ``table<N>`` (``--out`` writes it elsewhere)."""
     from benchmark import studies
     from benchmark.reports.studies import renderer
 
+    _require_records(Path(args.results), args.profile)
     (output,) = studies.get(f"table{args.number}").outputs
     print(renderer(output)(Path(args.results), args.profile, args.out, with_ci=not args.no_ci))
     return 0
@@ -313,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--size", default="quick")
         if name == "validate":
             x.add_argument("--no-checksums", action="store_true")
+            x.add_argument("--deep", action="store_true",
+                           help="decode every audio file completely (finds truncated files; reads all audio)")
         x.set_defaults(func=fn)
 
     for name, fn in (("encoders", cmd_encoders), ("recommenders", cmd_recommenders)):
@@ -413,15 +434,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_INTERRUPTED = {
+    "grid": "finished cells are kept and a rerun resumes",
+    "study": "finished cells are kept and a rerun resumes",
+    "figures": "finished cells are kept and a rerun resumes",
+    "train": "finished epochs are checkpointed and a rerun resumes",
+    "data": "no partial dataset is left in place; run the command again",
+    "stats": "statistics written so far are kept",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted; finished cells are kept and a rerun resumes", file=sys.stderr)
+        print(f"interrupted; {_INTERRUPTED.get(args.command, 'nothing half-written is kept')}", file=sys.stderr)
         return 130
-    except (LookupError, ValueError, FileNotFoundError) as e:
+    except (LookupError, ValueError, FileNotFoundError, OSError) as e:
         print(f"larpbench: error: {e}", file=sys.stderr)
         return 2
 

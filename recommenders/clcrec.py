@@ -161,6 +161,11 @@ class CLCRec(Recommender):
         "device": "auto",
         "torch_threads": None,          # torch intra-op threads during fit (None: as set)
     }
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "dim": (1, None), "hidden": (1, None), "lam": (0, 1), "tau": (0, None), "rho": (0, 1),
+        "reg_weight": (0, None), "lr": (0, None), "num_neg": (1, None), "batch_size": (1, None),
+        "epochs": (1, None), "patience": (0, None), "min_delta": (0, None), "torch_threads": (1, None),
+    }
     profile_configs: ClassVar[dict[str, dict[str, Any]]] = {
         "ci": {"epochs": 3, "patience": 2, "num_neg": 32, "batch_size": 128, "torch_threads": 1},
         "quick": {"epochs": 20, "patience": 5, "torch_threads": 1},

@@ -299,6 +299,13 @@ class DropoutNet(Recommender):
         "device": "auto",
         "torch_threads": None,          # torch intra-op threads during fit (None: as set)
     }
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "factors": (1, None), "als_iterations": (1, None), "als_regularization": (0, None), "als_alpha": (0, None),
+        "num_threads": (0, None), "mf_epochs": (1, None), "mf_lr": (0, None), "mf_batch_size": (1, None),
+        "rank_out": (1, None), "bn_momentum": (0, 1), "neg_ratio": (0, None), "dropout": (0, 1), "lr": (0, None),
+        "momentum": (0, 1), "weight_decay": (0, None), "batch_size": (1, None), "epochs": (1, None),
+        "patience": (0, None), "min_delta": (0, None),
+    }
     profile_configs: ClassVar[dict[str, dict[str, Any]]] = {
         "ci": {"epochs": 3, "patience": 2, "als_iterations": 5, "mf_epochs": 2, "torch_threads": 1},
         "quick": {"epochs": 15, "patience": 4, "torch_threads": 1},

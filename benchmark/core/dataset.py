@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -111,17 +112,30 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
 def _read_csv(path: Path, required: Sequence[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     if not path.is_file():
         raise DatasetError(f"{path}: file is missing")
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DatasetError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
+                           f"{e.start}); tables must be UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    start = 1  # the physical line a record starts on (a quoted field may span lines)
+    try:
         header = list(reader.fieldnames or [])
         missing = [c for c in required if c not in header]
         if missing:
             raise DatasetError(f"{path}: missing column(s) {', '.join(missing)} in header {header}")
-        rows = []
+        start = reader.line_num + 1
         for row in reader:
             if None in row or any(v is None for v in row.values()):
-                raise DatasetError(f"{path}, line {reader.line_num}: wrong number of fields")
-            rows.append((reader.line_num, row))
+                raise DatasetError(f"{path}, line {start}: wrong number of fields")
+            rows.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise DatasetError(f"{path}, line {start}: malformed CSV record ({e}); an unbalanced quote "
+                           "swallows the lines after it") from None
     return header, rows
 
 
@@ -196,6 +210,12 @@ def write_dataset(
     }
     atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return root
+
+
+#: The one rule for short audio (every audio encoder reads through :meth:`Dataset.load_audio`).
+SHORT_AUDIO_POLICY = ("a clip that runs past the end of its file is padded with silence; a file that "
+                      "decodes to fewer frames than its header declares, or a clip_start past its end, "
+                      "is an error naming the file and track")
 
 
 # ----------------------------------------------------------------------------- reader
@@ -304,23 +324,36 @@ class Dataset:
                    seconds: float | None = None) -> np.ndarray:
         """The track's clip as mono float32 at ``sample_rate`` (default: the dataset's).
 
-        Reads ``seconds`` (default: the manifest's clip length) from ``clip_start``,
-        zero-pads short files, and resamples with a polyphase filter.
+        Reads ``seconds`` (default: the manifest's clip length) from ``clip_start`` and
+        resamples with a polyphase filter. :data:`SHORT_AUDIO_POLICY`: a file that ends before
+        the clip does is padded with silence; a file that decodes to fewer frames than its
+        header declares is corrupt (:class:`DatasetError`), and so is a ``clip_start`` past
+        the end of the file.
         """
         import soundfile as sf
 
         t = self.tracks[track_id]
         path = self.audio_path(track_id)
         seconds = self.clip_seconds if seconds is None else seconds
+        where = f"{path} (track {track_id})"
+        if not path.is_file():
+            raise DatasetError(f"{where}: audio file is missing")
         try:
             info = sf.info(str(path))
             start = round(t.clip_start * info.samplerate)
             n = round(seconds * info.samplerate)
+            if info.frames > 0 and start >= info.frames:
+                raise DatasetError(f"{where}: clip_start {t.clip_start} s is past the end of the file "
+                                   f"({info.frames / info.samplerate:.3f} s)")
             data, sr = sf.read(str(path), start=start, frames=n, dtype="float32", always_2d=True)
         except (RuntimeError, sf.LibsndfileError) as e:
-            raise DatasetError(f"{path} (track {track_id}): unreadable audio ({e})") from e
+            raise DatasetError(f"{where}: unreadable audio ({e})") from e
+        declared = min(n, max(0, info.frames - start))
+        if data.shape[0] < declared:
+            raise DatasetError(f"{where}: decodes to {start + data.shape[0]} frames but its header declares "
+                               f"{info.frames}: the file is truncated or corrupt")
         wav = data.mean(axis=1)
-        if wav.shape[0] < n:
+        if wav.shape[0] < n:  # a file shorter than the clip: padded with silence (SHORT_AUDIO_POLICY)
             wav = np.pad(wav, (0, n - wav.shape[0]))
         target = self.sample_rate if sample_rate is None else sample_rate
         if target != sr:

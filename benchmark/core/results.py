@@ -358,14 +358,16 @@ def iter_results(results_dir: Path, profile: str | None = None) -> Iterator[tupl
         yield rec.path, rec
 
 
-def is_complete(path: Path, expected_key: str) -> bool:
-    """True if ``path`` holds a finished result computed with the same cell key."""
+def is_complete(path: Path, expected_key: str, *, require_ok: bool = False) -> bool:
+    """True if ``path`` holds a finished result computed with the same cell key (and, with
+    ``require_ok``, status ``ok``: an ``unavailable`` record is stale once the encoder can run)."""
     if not path.is_file():
         return False
     try:
-        return read_record(path).key == expected_key
+        rec = read_record(path)
     except RecordError:
         return False
+    return rec.key == expected_key and (not require_ok or rec.status == "ok")
 
 
 def migrate_files(results_dir: Path) -> list[tuple[Path, Path]]:

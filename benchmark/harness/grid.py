@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 
 from benchmark.core import provenance
-from benchmark.core.dataset import Dataset
+from benchmark.core.cache import key_hash
+from benchmark.core.dataset import Dataset, DatasetError, content_hash
 from benchmark.core.evaluation import evaluate_recommender, make_validator
 from benchmark.core.metrics import bootstrap_ci
 from benchmark.core.profiles import get_profile
 from benchmark.core.protocol import QuerySet, build_queries
 from benchmark.core.results import PROTOCOL_VERSION, Cell, is_complete, parse_variant, write_record
 from benchmark.core.results import cell_key as record_cell_key
+from benchmark.core.validate import check_leakage
 from benchmark.data import catalog
 from benchmark.harness.embeddings import EmbeddingStore
 from encoders import REGISTRY as ENCODERS
@@ -66,6 +68,14 @@ class GridConfig:
             ENCODERS.get(n)  # raises with suggestions on a typo
         for n in recs:
             RECOMMENDERS.get(n)
+        for flag, overrides, names, registry in (
+                ("--encoder-config", self.encoder_overrides, encs, ENCODERS),
+                ("--recommender-config", self.recommender_overrides, recs, RECOMMENDERS)):
+            for n in overrides:
+                registry.get(n)  # an unknown name: error with suggestions
+                if n not in names:
+                    raise ValueError(f"{flag} {n}.…: {n!r} is not among this grid's {registry.kind}s "
+                                     f"({', '.join(names)}), so the override would do nothing")
         return GridConfig(
             profile=self.profile,
             datasets=list(self.datasets) or list(prof.datasets),
@@ -159,7 +169,10 @@ class GridRunner:
                 sizes = catalog.get_spec(name).sizes
                 if size not in sizes and self.cfg.profile == "paper":
                     size = sizes[-1]  # a dataset without a "paper" size runs at its largest
-            self._datasets[name] = catalog.ensure(name, size, progress=self.cfg.progress)
+            ds = catalog.ensure(name, size, progress=self.cfg.progress)
+            verify_content_hash(ds, name, size)
+            check_leakage(ds)
+            self._datasets[name] = ds
         return self._datasets[name]
 
     def queries(self, dataset: str, split: str) -> QuerySet:
@@ -186,8 +199,15 @@ class GridRunner:
         encoder = make_encoder(cell.encoder, cfg.profile, cell.seed, overrides, cfg.selection_split)
         recommender = make_recommender(cell.recommender, cfg.profile, cell.seed,
                                        cfg.recommender_overrides.get(cell.recommender))
+        try:
+            encoder.check_available()
+            unavailable = None
+        except EncoderUnavailable as e:
+            unavailable = str(e)
         ckey = cell_key(cell, encoder, recommender, dataset, cfg)
-        if is_complete(path, ckey):
+        if unavailable is not None:  # the reason is part of the key: providing the file changes it
+            ckey = key_hash({"cell_key": ckey, "unavailable": unavailable})
+        if is_complete(path, ckey, require_ok=unavailable is None):
             return "cached", path
         assert encoder.meta is not None and recommender.meta is not None
         base: dict[str, Any] = {
@@ -204,16 +224,17 @@ class GridRunner:
                          "candidates": "all tracks of the test split", "seeds_masked": True},
             "seed": cell.seed,
         }
-        try:
-            encoder.check_available()
-        except EncoderUnavailable as e:
-            write_record(path, {**base, "status": "unavailable", "reason": str(e),
+        if unavailable is not None:
+            write_record(path, {**base, "status": "unavailable", "reason": unavailable,
                                 "provenance": provenance.collect()})
             return "unavailable", path
 
         t_start = time.perf_counter()
-        store = self.store(cell.dataset, encoder, cell.seed, cell.train_dataset)
         test = self.queries(cell.dataset, "test")
+        if not test.playlist_ids:
+            raise DatasetError(f"{dataset.root}: no test playlist with ground truth (playlists.csv has "
+                               f"{len(dataset.playlist_ids('test'))} test playlist(s)); nothing to evaluate")
+        store = self.store(cell.dataset, encoder, cell.seed, cell.train_dataset)
         _, test_vecs = store.get("test")
         fit_report: dict[str, Any] = {}
         if recommender.meta.trains:
@@ -263,6 +284,19 @@ class GridRunner:
                 status = "failed"
             outcome[status].append(cell)
         return outcome
+
+
+def verify_content_hash(dataset: Dataset, name: str, size: str) -> None:
+    """Refuse a dataset whose tables changed after its manifest was written (the hash
+    covers the tables and the audio checksums, not the audio itself: cheap)."""
+    actual = content_hash(dataset.root)
+    if actual != dataset.content_hash:
+        fix = (f"larpbench data build {name} --size {size} --force" if not (Path(name) / "manifest.json").is_file()
+               else f"rerun the import that wrote {dataset.root}, or larpbench data validate {dataset.root}")
+        raise DatasetError(
+            f"{dataset.root / 'manifest.json'}: content_hash {dataset.content_hash[:12]}… does not match the "
+            f"tables ({actual[:12]}…): tracks.csv, playlists.csv or checksums.csv changed after the dataset was "
+            f"written, so cached embeddings and results would be stale. Fix: {fix}")
 
 
 def _paper_column(dataset: str) -> str | None:
