@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmark.core import provenance
 from benchmark.core.cache import key_hash
-from benchmark.core.dataset import Dataset
+from benchmark.core.dataset import Dataset, is_dataset_dir
 from benchmark.core.evaluation import evaluate_recommender, make_validator
 from benchmark.core.metrics import bootstrap_ci
 from benchmark.core.profiles import get_profile
@@ -134,11 +134,12 @@ class GridRunner:
     def dataset(self, name: str) -> Dataset:
         if name not in self._datasets:
             size = get_profile(self.cfg.profile).dataset_size
-            if not (Path(name) / "manifest.json").is_file():
-                sizes = catalog.get_spec(name).sizes
-                if size not in sizes and self.cfg.profile == "paper":
-                    size = sizes[-1]  # a dataset without a "paper" size runs at its largest
-            self._datasets[name] = catalog.ensure(name, size, progress=self.cfg.progress)
+            if not is_dataset_dir(name):
+                meta = catalog.get_builder(name).meta
+                assert meta is not None
+                if size not in meta.sizes and self.cfg.profile == "paper":
+                    size = meta.sizes[-1]  # a dataset without a "paper" size runs at its largest
+            self._datasets[name] = catalog.resolve(name, size, progress=self.cfg.progress)
         return self._datasets[name]
 
     def queries(self, dataset: str, split: str) -> QuerySet:
@@ -175,7 +176,7 @@ class GridRunner:
                                     "hash": self.dataset(cell.train_dataset).content_hash}
                                    if cell.train_dataset else None),
             "dataset": {"name": dataset.name, "hash": dataset.content_hash, "root": str(dataset.root),
-                        "summary": dataset.summary(), "paper_column": _paper_column(cell.dataset)},
+                        "summary": dataset.summary(), "paper_column": catalog.paper_column(cell.dataset)},
             "encoder": {"meta": encoder.meta.to_dict(), "config": encoder.config},
             "recommender": {"meta": recommender.meta.to_dict(), "config": recommender.config},
             "protocol": {"version": PROTOCOL_VERSION, "shuffle_seed": cfg.shuffle_seed,
@@ -243,9 +244,3 @@ class GridRunner:
             outcome[status].append(cell)
         return outcome
 
-
-def _paper_column(dataset: str) -> str | None:
-    try:
-        return catalog.get_spec(dataset).paper_column
-    except Exception:
-        return None

@@ -46,8 +46,8 @@ def figure4_sweep(dataset: str = "synth-mpd", profile: str = "quick",
     from recommenders.itemknn import ItemKNN
 
     prof = get_profile(profile)
-    ds = catalog.ensure(dataset, prof.dataset_size, progress=progress)
-    in_catalog = dataset in catalog.specs()
+    ds = catalog.resolve(dataset, prof.dataset_size, progress=progress)
+    in_catalog = dataset in catalog.builders()
     label = dataset if in_catalog else ds.name  # a folder path: name it by its manifest
     queries = build_queries(ds, "test")
     cls = REGISTRY.get(encoder)
@@ -71,7 +71,7 @@ def figure4_sweep(dataset: str = "synth-mpd", profile: str = "quick",
             "schema": SCHEMA, "kind": "figure4_nseed", "cell": cell, "cell_key": key, "n_seed": int(n),
             "status": "ok",
             "dataset": {"name": ds.name, "hash": ds.content_hash, "summary": ds.summary(),
-                        "paper_column": catalog.get_spec(dataset).paper_column if in_catalog else None},
+                        "paper_column": catalog.paper_column(dataset)},
             "encoder": {"meta": enc.meta.to_dict(), "config": enc.config},
             "recommender": {"meta": rec.meta.to_dict(), "config": rec.config},
             "protocol": {"shuffle_seed": queries.shuffle_seed, "split": "test", "n_seeds": "round(n/2)",
