@@ -38,7 +38,7 @@ IMPORTERS = sorted(catalog.importers())
 
 #: builders whose smallest size takes long to build (measured on 2 shared CPU cores,
 #: without Debian abcmidi/fluidsynth): run with ``-m slow``, not skipped
-SLOW_BUILDERS = {"folk21": "ci size: ~55 s", "folk21-noalbum": "ci size: ~55 s"}
+SLOW_BUILDERS = {"folk21": "ci size: 55-90 s", "folk21-noalbum": "ci size: 55-90 s"}
 
 
 # ----------------------------------------------------------------------------- metadata
