@@ -38,15 +38,24 @@ def _print_table(rows: list[list[Any]], headers: list[str]) -> None:
 
 # ------------------------------------------------------------------------------- data
 def cmd_data_list(args: argparse.Namespace) -> int:
+    from benchmark.core.dataset import is_dataset_dir
     from benchmark.data import catalog
 
+    if args.json:
+        print(json.dumps({n: {"kind": c.kind, **c.meta.to_dict()} for n, c in catalog.REGISTRY}, indent=1))
+        return 0
     rows = []
-    for name, spec in sorted(catalog.specs().items()):
-        built = [s for s in spec.sizes if (catalog.dataset_path(name, s) / "manifest.json").is_file()]
-        rows.append([name, ", ".join(spec.sizes), ", ".join(built) or "-", spec.paper_column or "-",
-                     spec.description])
+    for name, cls in catalog.builders().items():
+        m = cls.meta
+        built = [s for s in m.sizes if is_dataset_dir(catalog.dataset_path(name, s))]
+        rows.append([name, ", ".join(m.sizes), ", ".join(built) or "-", m.paper_column or "-", m.description])
     _print_table(rows, ["dataset", "sizes", "built", "paper column", "description"])
-    print(f"\ndata root: {catalog.data_root()} (set LARPBENCH_DATA to change)")
+    print(f"\ndata root: {catalog.data_root()} (set LARPBENCH_DATA to change); "
+          "larpbench data build NAME --size SIZE\n")
+    rows = [[name, cls.meta.inputs, cls.meta.description] for name, cls in catalog.importers().items()]
+    _print_table(rows, ["importer", "inputs", "description"])
+    print("\nlarpbench data import NAME INPUTS --audio DIR --out DIR (NAME --help: its options); "
+          "then use DIR as the dataset")
     return 0
 
 
@@ -58,41 +67,36 @@ def cmd_data_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_dataset(ref: str, size: str):
-    from benchmark.core.dataset import Dataset
-    from benchmark.data import catalog
-
-    if (Path(ref) / "manifest.json").is_file():
-        return Dataset(ref)
-    return Dataset(catalog.dataset_path(ref, size))
-
-
 def cmd_data_info(args: argparse.Namespace) -> int:
+    from benchmark.data import resolve
     from benchmark.harness.datastats import dataset_stats
 
-    ds = _open_dataset(args.dataset, args.size)
+    ds = resolve(args.dataset, args.size, build_missing=False)
     info = {"summary": ds.summary(), "manifest": ds.manifest, "stats": dataset_stats(ds)}
     print(json.dumps(info, indent=1, default=str))
     return 0
 
 
 def cmd_data_validate(args: argparse.Namespace) -> int:
+    from benchmark.core.dataset import is_dataset_dir
     from benchmark.core.validate import validate
-    from benchmark.data import catalog
+    from benchmark.data import locate
 
-    ref = args.dataset
-    if (Path(ref) / "manifest.json").is_file():
-        root = Path(ref)
-    elif Path(ref).exists() or "/" in ref or ref.startswith("."):
-        raise FileNotFoundError(f"{ref}: not a dataset folder (no manifest.json in it)")
-    else:
-        catalog.get_spec(ref)  # an unknown name: error with suggestions
-        root = catalog.dataset_path(ref, args.size)
-        if not (root / "manifest.json").is_file():
-            raise FileNotFoundError(f"dataset {ref!r} at size {args.size!r} is not built ({root}): "
-                                    f"larpbench data build {ref} --size {args.size}")
+    root = locate(args.dataset, args.size)
+    if not is_dataset_dir(root):
+        raise FileNotFoundError(f"dataset {args.dataset!r} at size {args.size!r} is not built ({root}): "
+                                f"larpbench data build {args.dataset} --size {args.size}")
     ds = validate(root, checksums=not args.no_checksums, deep=args.deep)
     print(f"ok: {ds!r} (content hash {ds.content_hash[:12]}{', every audio file decoded' if args.deep else ''})")
+    return 0
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from benchmark.data import catalog
+
+    importer = catalog.get_importer(args.source)()  # unknown names: close-name suggestions
+    ds = importer.import_argv(args.importer_args)
+    print(json.dumps(ds.summary(), indent=1))
     return 0
 
 
@@ -154,30 +158,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for path in write_stats(args.profile, datasets, Path(args.results), encoder=args.encoder,
                             progress=not args.quiet):
         print(f"wrote {path}")
-    return 0
-
-
-def cmd_data_import(args: argparse.Namespace) -> int:
-    from benchmark.data import importers  # noqa: F401  (fail early if the package is missing)
-
-    if args.source == "mpd":
-        from benchmark.data.importers.mpd import import_mpd
-
-        ds = import_mpd(args.inputs[0], args.audio, args.out, train_size=args.train_size,
-                        valid_size=args.valid_size, test_size=args.test_size, seed=args.seed,
-                        overwrite=args.overwrite)
-    elif args.source == "lastfm":
-        from benchmark.data.importers.lastfm import import_lastfm
-
-        if len(args.inputs) != 2:
-            raise SystemExit("data import lastfm: give EVENTS_TSV TRACKS_TSV")
-        ds = import_lastfm(args.inputs[0], args.inputs[1], args.audio, args.out, overwrite=args.overwrite)
-    else:
-        from benchmark.data.importers.larp_release import import_larp_release
-
-        ds = import_larp_release(args.inputs[0], args.audio, args.out, trust_pickle=args.trust_pickle,
-                                 overwrite=args.overwrite)
-    print(json.dumps(ds.summary(), indent=1))
     return 0
 
 
@@ -301,29 +281,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="build, inspect and validate datasets")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    x = dsub.add_parser("list", help="datasets the catalog can build, and which are built")
+    x = dsub.add_parser("list", help="datasets the catalog can build (and which are built), and importers")
+    x.add_argument("--json", action="store_true")
     x.set_defaults(func=cmd_data_list)
-    x = dsub.add_parser("build", help="build a dataset (generated presets, folk21)")
+    x = dsub.add_parser("build", help="build a dataset by name (generated worlds, folk21)")
     x.add_argument("name")
     x.add_argument("--size", default="quick")
     x.add_argument("--seed", type=int, default=None)
     x.add_argument("--force", action="store_true", help="rebuild even if it exists")
     x.add_argument("--quiet", action="store_true")
     x.set_defaults(func=cmd_data_build)
-    x = dsub.add_parser("import", help="import real data (MPD slices, Last.fm TSVs, LARP release)")
-    x.add_argument("source", choices=["mpd", "lastfm", "larp-release"])
-    x.add_argument("inputs", nargs="+", help="mpd: SLICES_DIR; lastfm: EVENTS_TSV TRACKS_TSV; "
-                   "larp-release: RELEASE_DIR (with {train,valid,test}.pkl)")
-    x.add_argument("--audio", required=True, help="folder of audio files named by track id/URI")
-    x.add_argument("--out", required=True, help="output dataset folder")
-    x.add_argument("--train-size", type=int, default=100_000)
-    x.add_argument("--valid-size", type=int, default=1_000)
-    x.add_argument("--test-size", type=int, default=1_000)
-    x.add_argument("--seed", type=int, default=45)
-    x.add_argument("--trust-pickle", action="store_true",
-                   help="allow reading the LARP release's pandas pickles (pickles can run code: "
-                        "only for files you trust)")
-    x.add_argument("--overwrite", action="store_true")
+    x = dsub.add_parser(
+        "import", help="import real data with an importer (MPD slices, Last.fm TSVs, LARP release)",
+        usage="%(prog)s SOURCE INPUT... --audio DIR --out DIR [options]",
+        description="Convert your files into a dataset folder with the importer SOURCE (the importers "
+                    "are listed by `larpbench data list`; `larpbench data import SOURCE --help` shows "
+                    "its inputs and options). Use the folder it writes as the dataset.")
+    x.add_argument("source", metavar="SOURCE", help="an importer: mpd, lastfm, larp-release or a plugin's")
+    x.add_argument("importer_args", nargs=argparse.REMAINDER, metavar="...",
+                   help="the importer's inputs and options")
     x.set_defaults(func=cmd_data_import)
     for name, fn, help_ in (("info", cmd_data_info, "statistics and manifest of a dataset"),
                             ("validate", cmd_data_validate, "deep-check a dataset (audio, checksums)")):

@@ -28,6 +28,6 @@ def _isolated_dirs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_dataset(_isolated_dirs):
     """The generated ``synth-mpd`` preset at ``tiny`` size (built once per session)."""
-    from benchmark.data import catalog
+    from benchmark.data import resolve
 
-    return catalog.ensure("synth-mpd", "tiny", progress=False)
+    return resolve("synth-mpd", "tiny", progress=False)

@@ -29,7 +29,7 @@ def test_the_papers_studies_are_declared():
 @pytest.mark.parametrize("name", ALL)
 def test_study_names_registered_parts(name):
     study = studies.get(name)
-    known_datasets = set(catalog.specs())
+    known_datasets = set(catalog.builders())
     for block in study.blocks:
         for e in block.encoders:
             ENCODERS.get(e)

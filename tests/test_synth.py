@@ -21,7 +21,7 @@ SMALL = dict(n_train=40, n_pretrain=6, n_valid_playlists=2, n_test_playlists=2, 
 
 @pytest.fixture(scope="module")
 def mpd(tiny_dataset) -> Dataset:
-    return tiny_dataset  # conftest: catalog.ensure("synth-mpd", "tiny")
+    return tiny_dataset  # conftest: resolve("synth-mpd", "tiny")
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def test_learnable_signal(mpd):
 def test_catalog_specs():
     from benchmark.data import catalog
 
-    specs = catalog.specs()
+    specs = {name: cls.meta for name, cls in catalog.builders().items()}
     assert specs["synth-mpd"].paper_column == "MPD"
     assert specs["synth-lfm"].paper_column == "LFM"
     for name in ("synth-mpd", "synth-lfm"):

@@ -38,10 +38,16 @@ TRACK_SPLITS = (*SPLITS, "pretrain")
 TRACK_COLUMNS = ("track_id", "title", "artist", "album", "audio", "clip_start", "split")
 PLAYLIST_COLUMNS = ("playlist_id", "split", "track_id")
 CHECKSUM_COLUMNS = ("audio", "sha256")
+MANIFEST = "manifest.json"
 
 
 class DatasetError(ValueError):
     """A malformed dataset; the message names the file and, where known, the row."""
+
+
+def is_dataset_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a finished dataset folder (its manifest, written last, exists)."""
+    return (Path(path) / MANIFEST).is_file()
 
 
 def caption_for(title: str, artist: str, album: str) -> str:

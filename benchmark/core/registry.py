@@ -1,7 +1,7 @@
-"""A small plugin registry shared by encoders and recommenders.
+"""A small plugin registry shared by encoders, recommenders and datasets.
 
-Entries are discovered by importing every module of a package (one file per entry,
-like MTEB's model implementations) and, for third-party code, through an
+Entries are discovered by importing every module of one or more packages (one file per
+entry, like MTEB's model implementations) and, for third-party code, through an
 ``importlib.metadata`` entry-point group. Each entry is a class with a ``meta``
 record whose ``name`` must be unique; unknown names get close-match suggestions.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -23,12 +23,17 @@ class RegistryError(LookupError):
 
 
 class Registry(Generic[T]):
-    """Name -> class mapping filled by scanning a package and an entry-point group."""
+    """Name -> class mapping filled by scanning packages and an entry-point group.
 
-    def __init__(self, kind: str, package: str, base: type, entry_point_group: str,
+    ``package`` is one package name or several (scanned in the order given; one name
+    space: a name defined in two of them is a duplicate).
+    """
+
+    def __init__(self, kind: str, package: str | Sequence[str], base: type, entry_point_group: str,
                  skip_modules: frozenset[str] = frozenset()) -> None:
         self.kind = kind
-        self.package = package
+        self.packages: tuple[str, ...] = (package,) if isinstance(package, str) else tuple(package)
+        self.package = self.packages[0]
         self.base = base
         self.entry_point_group = entry_point_group
         self.skip_modules = skip_modules
@@ -51,16 +56,17 @@ class Registry(Generic[T]):
         if self._entries is not None:
             return self._entries
         self._entries = {}
-        pkg = importlib.import_module(self.package)
-        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-            if info.name.startswith("_") or info.name in self.skip_modules:
-                continue
-            module = importlib.import_module(f"{self.package}.{info.name}")
-            for obj in vars(module).values():
-                if (isinstance(obj, type) and issubclass(obj, self.base)
-                        and obj is not self.base and obj.__module__ == module.__name__
-                        and getattr(obj, "meta", None) is not None):
-                    self._add(obj, module.__file__ or module.__name__)
+        for package in self.packages:
+            pkg = importlib.import_module(package)
+            for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+                if info.name.startswith("_") or info.name in self.skip_modules:
+                    continue
+                module = importlib.import_module(f"{package}.{info.name}")
+                for obj in vars(module).values():
+                    if (isinstance(obj, type) and issubclass(obj, self.base)
+                            and obj is not self.base and obj.__module__ == module.__name__
+                            and getattr(obj, "meta", None) is not None):
+                        self._add(obj, module.__file__ or module.__name__)
         for ep in entry_points(group=self.entry_point_group):
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, self.base)):

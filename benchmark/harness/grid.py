@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmark.core import provenance
 from benchmark.core.cache import key_hash
-from benchmark.core.dataset import Dataset, DatasetError, content_hash
+from benchmark.core.dataset import Dataset, DatasetError, content_hash, is_dataset_dir
 from benchmark.core.evaluation import evaluate_recommender, make_validator
 from benchmark.core.metrics import bootstrap_ci
 from benchmark.core.profiles import get_profile
@@ -143,14 +143,14 @@ class GridRunner:
     def label(self, dataset: str) -> str:
         """The name a dataset goes by in cells and result paths: a catalog name as given, a
         dataset folder by the ``name`` of its manifest (never the path itself)."""
-        if not (Path(dataset) / "manifest.json").is_file():
+        if not is_dataset_dir(dataset):
             return dataset
         name = str(json.loads((Path(dataset) / "manifest.json").read_text(encoding="utf-8")).get("name", ""))
         if not _LABEL.fullmatch(name):
             raise ValueError(f"{Path(dataset) / 'manifest.json'}: field 'name' is {name!r}; a dataset used by "
                              "path needs a name of letters, digits, '.', '_' and '-' (it names its result folder)")
         known = self._sources.setdefault(name, dataset)
-        if Path(known).resolve() != Path(dataset).resolve() and (Path(known) / "manifest.json").is_file():
+        if Path(known).resolve() != Path(dataset).resolve() and is_dataset_dir(known):
             raise ValueError(f"two datasets named {name!r}: {known} and {dataset}; rename one in its manifest")
         return name
 
@@ -165,11 +165,12 @@ class GridRunner:
         name = self._sources.get(name, name)
         if name not in self._datasets:
             size = get_profile(self.cfg.profile).dataset_size
-            if not (Path(name) / "manifest.json").is_file():
-                sizes = catalog.get_spec(name).sizes
-                if size not in sizes and self.cfg.profile == "paper":
-                    size = sizes[-1]  # a dataset without a "paper" size runs at its largest
-            ds = catalog.ensure(name, size, progress=self.cfg.progress)
+            if not is_dataset_dir(name):
+                meta = catalog.get_builder(name).meta
+                assert meta is not None
+                if size not in meta.sizes and self.cfg.profile == "paper":
+                    size = meta.sizes[-1]  # a dataset without a "paper" size runs at its largest
+            ds = catalog.resolve(name, size, progress=self.cfg.progress)
             verify_content_hash(ds, name, size)
             check_leakage(ds)
             self._datasets[name] = ds
@@ -216,7 +217,7 @@ class GridRunner:
                                     "hash": self.dataset(cell.train_dataset).content_hash}
                                    if cell.train_dataset else None),
             "dataset": {"name": dataset.name, "hash": dataset.content_hash, "root": str(dataset.root),
-                        "summary": dataset.summary(), "paper_column": _paper_column(cell.dataset)},
+                        "summary": dataset.summary(), "paper_column": catalog.paper_column(cell.dataset)},
             "encoder": {"meta": encoder.meta.to_dict(), "config": encoder.config},
             "recommender": {"meta": recommender.meta.to_dict(), "config": recommender.config},
             "protocol": {"version": PROTOCOL_VERSION, "shuffle_seed": cfg.shuffle_seed,
@@ -291,16 +292,9 @@ def verify_content_hash(dataset: Dataset, name: str, size: str) -> None:
     covers the tables and the audio checksums, not the audio itself: cheap)."""
     actual = content_hash(dataset.root)
     if actual != dataset.content_hash:
-        fix = (f"larpbench data build {name} --size {size} --force" if not (Path(name) / "manifest.json").is_file()
+        fix = (f"larpbench data build {name} --size {size} --force" if not is_dataset_dir(name)
                else f"rerun the import that wrote {dataset.root}, or larpbench data validate {dataset.root}")
         raise DatasetError(
             f"{dataset.root / 'manifest.json'}: content_hash {dataset.content_hash[:12]}… does not match the "
             f"tables ({actual[:12]}…): tracks.csv, playlists.csv or checksums.csv changed after the dataset was "
             f"written, so cached embeddings and results would be stale. Fix: {fix}")
-
-
-def _paper_column(dataset: str) -> str | None:
-    try:
-        return catalog.get_spec(dataset).paper_column
-    except Exception:
-        return None

@@ -43,7 +43,7 @@ def train_encoder(name: str, dataset: str, *, profile: str = "quick", seed: int 
     profile's configuration; returns the encoder's fit report. Its weights land in the
     grid's cache entry for this encoder, dataset and seed."""
     rank0 = int(os.environ.get("RANK", "0")) == 0
-    ds = catalog.ensure(dataset, get_profile(profile).dataset_size, progress=progress and rank0)
+    ds = catalog.resolve(dataset, get_profile(profile).dataset_size, progress=progress and rank0)
     encoder = make_encoder(name, profile, seed, overrides, selection_split)
     assert encoder.meta is not None
     if not encoder.meta.trains:

@@ -26,7 +26,7 @@ def pristine(_isolated_dirs):
     """synth-mpd at ci size, built once."""
     from benchmark.data import catalog
 
-    return catalog.ensure("synth-mpd", "ci", progress=False)
+    return catalog.resolve("synth-mpd", "ci", progress=False)
 
 
 @pytest.fixture

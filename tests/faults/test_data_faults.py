@@ -225,7 +225,7 @@ def test_the_pristine_dataset_passes_every_check(pristine):
 def test_validate_on_a_wrong_path_names_that_path(tmp_path):
     out = larpbench("data", "validate", str(tmp_path / "nothing-here"))
     assert out.returncode == 2
-    assert f"{tmp_path / 'nothing-here'}: not a dataset folder" in out.stderr and "-quick" not in out.stderr
+    assert f"{tmp_path / 'nothing-here'}: no such dataset folder" in out.stderr and "-quick" not in out.stderr
     out = larpbench("data", "validate", "synth-mpdd")
     assert out.returncode == 2 and "did you mean 'synth-mpd'" in out.stderr
 

@@ -1,1 +1,2 @@
-"""Dataset builders: each module exposes ``DATASETS`` (a list of ``DatasetSpec``)."""
+"""Dataset builders: each module defines :class:`~benchmark.data.base.DatasetBuilder`
+subclasses with a ``meta`` record; ``benchmark.data.REGISTRY`` finds them by itself."""

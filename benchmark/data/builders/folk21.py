@@ -2,37 +2,46 @@
 
 from __future__ import annotations
 
-from ..catalog import DatasetSpec
+from pathlib import Path
+from typing import ClassVar
+
+from ..base import DatasetBuilder, DatasetMeta
+
+_SIZES = ("ci", "quick", "full")  # smallest first
+_SOURCE = "pieces of the music21 corpus, rendered here (licences per collection: docs/datasets-real.md)"
 
 
-def _build_full(root, size="quick", seed=0, progress=True, **kw):
-    from ..folk21 import build
+class _Folk21(DatasetBuilder):
+    """folk21 with one caption variant (no ``meta``: not an entry itself)."""
 
-    build(root, size=size, seed=seed, progress=progress, caption_variant="full", **kw)
+    caption_variant: ClassVar[str]
+
+    def build(self, root: Path, *, size: str = "quick", seed: int = 0, progress: bool = True) -> None:
+        from ..folk21 import build
+
+        build(root, size=size, seed=seed, progress=progress, caption_variant=self.caption_variant)
 
 
-def _build_noalbum(root, size="quick", seed=0, progress=True, **kw):
-    from ..folk21 import build
+class Folk21(_Folk21):
+    caption_variant = "full"
+    meta = DatasetMeta(
+        name="folk21",
+        description=(
+            "Real music: ~14.8k pieces of the music21 corpus (Essen folk songs, O'Neill's, Ryan's, Aird's, "
+            "Bach chorales, Palestrina, Monteverdi, Trecento) rendered with a GM soundfont; playlists = "
+            "curatorial groupings (collection x genre / region / volume). Captions name the collection as album."),
+        sizes=_SIZES,
+        source=_SOURCE,
+    )
 
-    build(root, size=size, seed=seed, progress=progress, caption_variant="no-album", **kw)
 
-
-_SIZES = ("ci", "quick", "full")
-
-DATASETS = [
-    DatasetSpec(
-        "folk21",
-        "Real music: ~14.8k pieces of the music21 corpus (Essen folk songs, O'Neill's, Ryan's, Aird's, "
-        "Bach chorales, Palestrina, Monteverdi, Trecento) rendered with a GM soundfont; playlists = "
-        "curatorial groupings (collection x genre / region / volume). Captions name the collection as album.",
-        _SIZES,
-        _build_full,
-    ),
-    DatasetSpec(
-        "folk21-noalbum",
-        "folk21 with captions that name no album and no editor (album 'unknown album'), since the "
-        "collection keys the playlists; same tracks, audio and split as folk21 for the same size and seed.",
-        _SIZES,
-        _build_noalbum,
-    ),
-]
+class Folk21NoAlbum(_Folk21):
+    caption_variant = "no-album"
+    meta = DatasetMeta(
+        name="folk21-noalbum",
+        description=(
+            "folk21 with captions that name no album and no editor (album 'unknown album'), since the "
+            "collection keys the playlists; same tracks, audio and split as folk21 for the same size and seed."),
+        sizes=_SIZES,
+        source=_SOURCE,
+    )

@@ -7,6 +7,10 @@
 - :func:`import_larp_release` — the split files LARP released (pickles: read only with
   ``trust_pickle=True``).
 
+Each module also declares its registry entry (:class:`~benchmark.data.base.DatasetImporter`:
+``mpd``, ``lastfm``, ``larp-release``) with its command-line inputs and options, so
+``larpbench data import NAME`` dispatches through ``benchmark.data.REGISTRY``.
+
 Each validates its input (errors name the file and the line or record), lists tracks
 whose audio is missing in ``import_report.json`` and on stdout, and returns the
 :class:`~benchmark.core.dataset.Dataset` it wrote.

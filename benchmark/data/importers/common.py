@@ -359,3 +359,24 @@ def attach_audio(root: Path, index: AudioIndex, wanted: Sequence[tuple[str, str]
             start = paper_clip_start(duration, clip_seconds, margin, track_rng(seed, tid))
         out[tid] = (place_audio(src, root, tid, mode), round(start, 3))
     return out
+
+
+# ----------------------------------------------------------------------------- CLI adapters
+def defaults_of(func: Any) -> dict[str, Any]:
+    """The keyword defaults of an import function, so that its command-line options
+    default to exactly what the function does."""
+    import inspect
+
+    return {k: p.default for k, p in inspect.signature(func).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def add_output_options(parser: Any, defaults: dict[str, Any]) -> None:
+    """Options every import function has: the dataset name and how audio is placed."""
+    name = defaults["name"]
+    parser.add_argument("--name", default=name,
+                        help="dataset name written into the manifest (default: "
+                             + ("%(default)s)" if name else "chosen from the input)"))
+    parser.add_argument("--link", default=defaults["link"], choices=["hardlink", "copy"],
+                        help="hard-link the audio files (falling back to a copy) or copy them "
+                             "(default: %(default)s)")

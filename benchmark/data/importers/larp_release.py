@@ -16,19 +16,23 @@ Pickles can execute arbitrary code when loaded: they are read only with
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmark.core.dataset import Dataset, Track
+from ..base import DatasetImporter, DatasetMeta
 from .common import (
     AudioIndex,
     ImportFormatError,
     ImportReport,
     PickleRefusedError,
+    add_output_options,
     attach_audio,
     audio_duration,
+    defaults_of,
     finish,
     nonempty,
     prepare_out_root,
@@ -228,4 +232,38 @@ def import_larp_release(release_dir: str | Path, audio_dir: str | Path, out_root
                   extra_columns=("meta_caption", "release_start"), echo=echo)
 
 
-__all__ = ["import_larp_release", "parse_caption"]
+class LARPReleaseImporter(DatasetImporter):
+    meta = DatasetMeta(
+        name="larp-release",
+        description="the split files LARP released ({train,valid,test}.pkl or .csv) + audio",
+        inputs="RELEASE_DIR",
+        source="github.com/Rsalganik1123/LARP datasets/{mpd,lfm}; docs/datasets-real.md",
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        d = defaults_of(import_larp_release)
+        parser.add_argument("release", metavar="RELEASE_DIR",
+                            help="folder with {train,valid,test}.pkl (or .csv/.tsv), or the repository's "
+                                 "datasets/ folder with --dataset")
+        parser.add_argument("--dataset", choices=["mpd", "lfm"], help="subfolder of RELEASE_DIR to read")
+        parser.add_argument("--trust-pickle", action="store_true",
+                            help="allow reading the release's pandas pickles (pickles can run code: only "
+                                 "for files you trust)")
+        parser.add_argument("--playlist-column", help="the playlist column, when not one of "
+                            + ", ".join(PLAYLIST_COLUMNS))
+        parser.add_argument("--interactions", metavar="TSV",
+                            help="pid/track_uri table, for split files without a playlist column")
+        parser.add_argument("--audio-is-clip", choices=["auto", "yes", "no"], default=d["audio_is_clip"],
+                            help="whether the audio files are the released 10 s clips (default: %(default)s)")
+        parser.add_argument("--seed", type=int, default=d["seed"], help="clip-start seed (default: %(default)s)")
+        add_output_options(parser, d)
+
+    def run(self, args: argparse.Namespace) -> Dataset:
+        return import_larp_release(args.release, args.audio, args.out, trust_pickle=args.trust_pickle,
+                                   dataset=args.dataset, playlist_column=args.playlist_column,
+                                   interactions=args.interactions, audio_is_clip=args.audio_is_clip,
+                                   seed=args.seed, link=args.link, name=args.name, overwrite=args.overwrite,
+                                   echo=not args.quiet)
+
+
+__all__ = ["LARPReleaseImporter", "import_larp_release", "parse_caption"]

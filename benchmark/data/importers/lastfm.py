@@ -21,6 +21,7 @@ at a random position) becomes the user's playlist. Users left with fewer than
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.core.dataset import Dataset, Track
+from ..base import DatasetImporter, DatasetMeta
 from .common import (
     AudioIndex,
     ImportFormatError,
     ImportReport,
+    add_output_options,
     attach_audio,
+    defaults_of,
     finish,
     nonempty,
     prepare_out_root,
@@ -199,4 +203,55 @@ def import_lastfm(events_path: str | Path, tracks_path: str | Path, audio_dir: s
                   extra_columns=("lastfm_track_id",), echo=echo)
 
 
-__all__ = ["import_lastfm"]
+def _users(value: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of users or 'all', got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of users, got {n}")
+    return n
+
+
+class LastFMImporter(DatasetImporter):
+    meta = DatasetMeta(
+        name="lastfm",
+        description="Last.fm (LFM-2b style) listening events + track metadata + audio, as user playlists",
+        inputs="EVENTS_TSV TRACKS_TSV",
+        source="LFM-2b (JKU Linz) or any events/tracks TSVs of that shape; docs/datasets-real.md",
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        d = defaults_of(import_lastfm)
+        parser.add_argument("events", metavar="EVENTS_TSV", help="listening events (user_id, track_id, timestamp)")
+        parser.add_argument("tracks", metavar="TRACKS_TSV", help="track metadata (track_id, track_name, artist_name)")
+        parser.add_argument("--albums", metavar="TSV", help="album names (album_id, album_name)")
+        parser.add_argument("--uris", metavar="TSV",
+                            help="Spotify URIs (track_id, uri), when the audio files are named by URI")
+        parser.add_argument("--n-train-users", type=_users, default=d["n_train_users"],
+                            help="users drawn for train, or 'all' (default: %(default)s)")
+        parser.add_argument("--n-valid-users", type=int, default=d["n_valid_users"],
+                            help="users drawn for valid (default: %(default)s)")
+        parser.add_argument("--n-test-users", type=int, default=d["n_test_users"],
+                            help="users drawn for test (default: %(default)s)")
+        parser.add_argument("--min-len", type=int, default=d["min_len"],
+                            help="shortest playlist window (default: %(default)s)")
+        parser.add_argument("--max-len", type=int, default=d["max_len"],
+                            help="longest playlist window (default: %(default)s)")
+        parser.add_argument("--seed", type=int, default=d["seed"], help="split seed (default: %(default)s)")
+        parser.add_argument("--include-pretrain", action="store_true",
+                            help="tracks with audio in no playlist form a pre-training pool")
+        add_output_options(parser, d)
+
+    def run(self, args: argparse.Namespace) -> Dataset:
+        return import_lastfm(args.events, args.tracks, args.audio, args.out, albums_path=args.albums,
+                             uris_path=args.uris, n_train_users=args.n_train_users,
+                             n_valid_users=args.n_valid_users, n_test_users=args.n_test_users,
+                             min_len=args.min_len, max_len=args.max_len, seed=args.seed,
+                             include_pretrain=args.include_pretrain, link=args.link, name=args.name,
+                             overwrite=args.overwrite, echo=not args.quiet)
+
+
+__all__ = ["LastFMImporter", "import_lastfm"]

@@ -18,6 +18,7 @@ is random, avoiding the first and last 20 s when the file is long enough.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,11 +27,14 @@ from typing import Any
 import numpy as np
 
 from benchmark.core.dataset import Dataset, Track
+from ..base import DatasetImporter, DatasetMeta
 from .common import (
     AudioIndex,
     ImportFormatError,
     ImportReport,
+    add_output_options,
     attach_audio,
+    defaults_of,
     finish,
     nonempty,
     prepare_out_root,
@@ -232,4 +236,44 @@ def import_mpd(slices_dir: str | Path, audio_dir: str | Path, out_root: str | Pa
                   extra_columns=("duration_ms",), echo=echo)
 
 
-__all__: Sequence[str] = ["import_mpd", "read_slice", "slice_files"]
+class MPDImporter(DatasetImporter):
+    meta = DatasetMeta(
+        name="mpd",
+        description="Spotify Million Playlist Dataset slices + audio, split with LARP's official procedure",
+        inputs="SLICES_DIR",
+        source="Spotify Million Playlist Dataset (AIcrowd); docs/datasets-real.md",
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        d = defaults_of(import_mpd)
+        parser.add_argument("slices", metavar="SLICES_DIR",
+                            help="folder of mpd.slice.*.json files (or one slice file)")
+        parser.add_argument("--train-size", type=int, default=d["train_size"],
+                            help="tracks sampled for train (default: %(default)s)")
+        parser.add_argument("--valid-size", type=int, default=d["valid_size"],
+                            help="playlists sampled for valid (default: %(default)s)")
+        parser.add_argument("--test-size", type=int, default=d["test_size"],
+                            help="playlists sampled for test (default: %(default)s)")
+        parser.add_argument("--min-playlist-len", type=int, default=d["min_playlist_len"],
+                            help="valid/test playlists must be longer than this (default: %(default)s)")
+        parser.add_argument("--max-playlist-len", type=int, default=d["max_playlist_len"],
+                            help="valid/test playlists are cut to this length (default: %(default)s)")
+        parser.add_argument("--seed", type=int, default=d["seed"], help="split seed (default: %(default)s)")
+        parser.add_argument("--audio-first", action="store_true",
+                            help="sample the split among tracks that have audio")
+        parser.add_argument("--disjoint-playlists", action="store_true",
+                            help="leave valid/test playlists out of train")
+        parser.add_argument("--no-pretrain", dest="include_pretrain", action="store_false",
+                            help="no pre-training pool of tracks in no split")
+        add_output_options(parser, d)
+
+    def run(self, args: argparse.Namespace) -> Dataset:
+        return import_mpd(args.slices, args.audio, args.out, train_size=args.train_size,
+                          valid_size=args.valid_size, test_size=args.test_size,
+                          min_playlist_len=args.min_playlist_len, max_playlist_len=args.max_playlist_len,
+                          seed=args.seed, audio_first=args.audio_first,
+                          disjoint_playlists=args.disjoint_playlists, include_pretrain=args.include_pretrain,
+                          link=args.link, name=args.name, overwrite=args.overwrite, echo=not args.quiet)
+
+
+__all__: Sequence[str] = ["MPDImporter", "import_mpd", "read_slice", "slice_files"]
