@@ -73,7 +73,7 @@ def mpd_fixture(tmp: Path, *, n_playlists: int = 40, n_tracks: int = 120, missin
             continue
         # mix the naming conventions the index accepts
         stem = [u.split(":")[-1], f"spotify_track_{u.split(':')[-1]}"][i % 2]
-        write_audio(audio / f"{stem}.{['wav', 'flac'][i % 2]}", durations(i))
+        write_audio(audio / f"{stem}.{['wav', 'flac'][i % 2]}", durations(i), freq=110.0 + 3 * i)
     return slices, audio, playlists
 
 
@@ -209,7 +209,7 @@ def lastfm_fixture(tmp: Path, *, n_users: int = 24, n_tracks: int = 400, seed: i
     audio = tmp / "lfm_audio"
     for t in range(n_tracks):
         if t != 11:
-            write_audio(audio / f"{t}.wav", 12.0)
+            write_audio(audio / f"{t}.wav", 12.0, freq=110.0 + 3 * t)
     return events, tracks, audio
 
 
@@ -287,7 +287,7 @@ def larp_fixture(tmp: Path, fmt: str = "pkl") -> tuple[Path, Path]:
                              "start": 12.5, "end": 22.5})
                 if n != 4:
                     write_audio(audio / uri.split(":")[-1] / f"{uri.split(':')[-1]}_0.wav",
-                                10.0 if split == "valid" else 40.0)
+                                10.0 if split == "valid" else 40.0, freq=110.0 + 3 * n)
                 n += 1
         df = pd.DataFrame(rows)
         if fmt == "pkl":

@@ -218,6 +218,36 @@ def write_dataset(
     return root
 
 
+def wav_declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE file's ``data`` chunk header declares (``None`` for other formats
+    or an unreadable header). libsndfile reports the frames actually present, so a WAV cut
+    short would otherwise pass as a short file and be padded silently."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = f.read(size + (size & 1))
+                    if len(fmt) < 14:
+                        return None
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+                elif cid == b"data":
+                    return size // block_align if block_align else None
+                else:
+                    f.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+
+
 #: The one rule for short audio (every audio encoder reads through :meth:`Dataset.load_audio`).
 SHORT_AUDIO_POLICY = ("a clip that runs past the end of its file is padded with silence; a file that "
                       "decodes to fewer frames than its header declares, or a clip_start past its end, "
@@ -354,10 +384,11 @@ class Dataset:
             data, sr = sf.read(str(path), start=start, frames=n, dtype="float32", always_2d=True)
         except (RuntimeError, sf.LibsndfileError) as e:
             raise DatasetError(f"{where}: unreadable audio ({e})") from e
-        declared = min(n, max(0, info.frames - start))
+        header_frames = max(info.frames, wav_declared_frames(path) or 0)
+        declared = min(n, max(0, header_frames - start))
         if data.shape[0] < declared:
             raise DatasetError(f"{where}: decodes to {start + data.shape[0]} frames but its header declares "
-                               f"{info.frames}: the file is truncated or corrupt")
+                               f"{header_frames}: the file is truncated or corrupt")
         wav = data.mean(axis=1)
         if wav.shape[0] < n:  # a file shorter than the clip: padded with silence (SHORT_AUDIO_POLICY)
             wav = np.pad(wav, (0, n - wav.shape[0]))

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.core.dataset import Dataset, DatasetError, _read_csv, content_hash, sha256_file
+from benchmark.core.dataset import (
+    Dataset,
+    DatasetError,
+    _read_csv,
+    content_hash,
+    sha256_file,
+    wav_declared_frames,
+)
 
 SPLIT_GROUPS = ("train", "valid", "test", "pretrain")
 
@@ -82,14 +89,18 @@ def validate(root: str | Path, *, audio: bool = True, checksums: bool = True, de
             if t.clip_start * info.samplerate >= info.frames:
                 raise DatasetError(f"{where}: clip_start {t.clip_start} s is past the end of {t.audio!r} "
                                    f"({info.frames / info.samplerate:.3f} s)")
+            header_frames = max(info.frames, wav_declared_frames(path) or 0)
+            if header_frames > info.frames:  # a WAV whose data chunk is shorter than its header says
+                raise DatasetError(f"{where}: audio file {t.audio!r} holds {info.frames} frames but its header "
+                                   f"declares {header_frames}: truncated or corrupt")
             if deep:
                 try:
                     decoded = sf.read(str(path), dtype="float32", always_2d=True)[0].shape[0]
                 except Exception as e:
                     raise DatasetError(f"{where}: audio file {t.audio!r} does not decode ({e})") from e
-                if decoded < info.frames:
+                if decoded < header_frames:
                     raise DatasetError(f"{where}: audio file {t.audio!r} decodes to {decoded} frames but its "
-                                       f"header declares {info.frames}: truncated or corrupt")
+                                       f"header declares {header_frames}: truncated or corrupt")
         if checksums:
             cline, digest = expected[t.audio]
             if sha256_file(path) != digest:
