@@ -82,14 +82,14 @@ class BertTextEncoder(Encoder):
 
     def _load(self) -> TextModel:
         if self._model is None:
-            from encoders._audio import pick_device
+            from benchmark.core.runtime import pick_device
 
             self._model = load_text_model(self.config["model"], device=pick_device(self.config["device"]))
             self._dim = self._model.dim
         return self._model
 
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
-        from encoders._audio import torch_threads
+        from benchmark.core.runtime import torch_threads
 
         captions = [dataset.caption(t) for t in track_ids]
         with torch_threads(self.config["num_threads"]):

@@ -83,7 +83,7 @@ class _Net:
     def build(backbone: str, projector: list[int], seed: int):
         from torch import nn
 
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._baselines.resnet import build_backbone
 
         class _CoPlaylist(nn.Module):

@@ -194,7 +194,7 @@ class EssentiaDescriptorsEncoder(Encoder):
 
     # -- computing -----------------------------------------------------------------------
     def _workers(self) -> int:
-        from encoders._audio import cpu_count
+        from benchmark.core.runtime import cpu_count
 
         w = self.config["workers"]
         return cpu_count() if not w or w <= 0 else int(w)

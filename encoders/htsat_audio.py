@@ -84,7 +84,7 @@ class HTSATAudioEncoder(Encoder):
 
     def _load(self) -> Any:
         if self._model is None:
-            from encoders._audio import pick_device
+            from benchmark.core.runtime import pick_device
             from encoders._htsat import build_htsat, load_htsat_checkpoint
 
             model = build_htsat(self.htsat_config, seed=int(self.config["seed"]))
@@ -98,7 +98,8 @@ class HTSATAudioEncoder(Encoder):
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
 
-        from encoders._audio import iter_audio_batches, torch_threads
+        from benchmark.core.runtime import torch_threads
+        from encoders._audio import iter_audio_batches
         from encoders._htsat import htsat_embed
 
         cfg = self.htsat_config

@@ -63,7 +63,7 @@ class _LarpEncoder(Encoder):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        from encoders._text import hub_offline
+        from benchmark.core.runtime import hub_offline
 
         hub_offline()  # HF_HUB_OFFLINE=1 unless set: laion_clap contacts the hub at import otherwise
         overrides = {k: v for k, v in self.config.items() if k in C.PAPER}
@@ -152,7 +152,7 @@ class _LarpEncoder(Encoder):
         Uses the model fitted by :meth:`fit` (or fits on ``dataset`` with ``config.seed``).
         The tracks may belong to any split of ``dataset`` (or of another dataset).
         """
-        from encoders._audio import torch_threads
+        from benchmark.core.runtime import torch_threads
         from encoders._larp.data import SplitFeatures
 
         if self._trainer is None:

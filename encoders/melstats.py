@@ -146,7 +146,8 @@ class MelStatsEncoder(Encoder):
     def _raw(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
 
-        from encoders._audio import LogMel, iter_audio_batches, torch_threads
+        from benchmark.core.runtime import torch_threads
+        from encoders._audio import LogMel, iter_audio_batches
 
         c = self.config
         sr = int(c["sample_rate"])

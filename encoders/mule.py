@@ -87,7 +87,7 @@ class MuleModel:  # namespace for the builder (keeps torch out of module import)
     def build(backbone: str, projector: list[int], seed: int):
         from torch import nn
 
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._baselines.nfnet import Projector, SFNFNet
 
         class _Mule(nn.Module):

@@ -49,7 +49,7 @@ class _Net:
         import torch
         from torch import nn
 
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._baselines.resnet import build_backbone
 
         class _Trunk(nn.Module):

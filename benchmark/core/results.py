@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.core.dataset import atomic_write_text
+from benchmark.core.atomic import atomic_write_text
 
 SCHEMA = "larpbench-result/1"
 #: file name of a dataset-statistics record (Table 1): ``<results>/<profile>/<dataset>/dataset_stats.json``

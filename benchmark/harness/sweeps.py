@@ -93,7 +93,7 @@ def collect_logs(src: str | Path, dest: str | Path, model_config: str) -> list[P
     cache) whose runs used ``model_config`` into ``<dest>/<stage folder>.jsonl``, so that
     Figure 5 can be drawn again from committed files; returns the files in ``dest``.
     A log already in ``dest`` is replaced only by a longer one (a resumed stage)."""
-    from benchmark.core.dataset import atomic_write_text
+    from benchmark.core.atomic import atomic_write_text
 
     src, dest = Path(src), Path(dest)
     for log in sorted(src.glob("*/log.jsonl")) if src.is_dir() else []:
