@@ -39,11 +39,12 @@ def _print_table(rows: list[list[Any]], headers: list[str]) -> None:
 
 # ------------------------------------------------------------------------------- data
 def cmd_data_list(args: argparse.Namespace) -> int:
+    from benchmark.core.dataset import is_dataset_dir
     from benchmark.data import catalog
 
     rows = []
     for name, spec in sorted(catalog.specs().items()):
-        built = [s for s in spec.sizes if (catalog.dataset_path(name, s) / "manifest.json").is_file()]
+        built = [s for s in spec.sizes if is_dataset_dir(catalog.dataset_path(name, s))]
         rows.append([name, ", ".join(spec.sizes), ", ".join(built) or "-", spec.paper_column or "-",
                      spec.description])
     _print_table(rows, ["dataset", "sizes", "built", "paper column", "description"])
@@ -60,10 +61,10 @@ def cmd_data_build(args: argparse.Namespace) -> int:
 
 
 def _open_dataset(ref: str, size: str):
-    from benchmark.core.dataset import Dataset
+    from benchmark.core.dataset import Dataset, is_dataset_dir
     from benchmark.data import catalog
 
-    if (Path(ref) / "manifest.json").is_file():
+    if is_dataset_dir(ref):
         return Dataset(ref)
     return Dataset(catalog.dataset_path(ref, size))
 
@@ -78,11 +79,12 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 
 def cmd_data_validate(args: argparse.Namespace) -> int:
+    from benchmark.core.dataset import is_dataset_dir
     from benchmark.core.validate import validate
     from benchmark.data import catalog
 
     ref = args.dataset
-    root = ref if (Path(ref) / "manifest.json").is_file() else catalog.dataset_path(ref, args.size)
+    root = ref if is_dataset_dir(ref) else catalog.dataset_path(ref, args.size)
     ds = validate(root, checksums=not args.no_checksums)
     print(f"ok: {ds!r} (content hash {ds.content_hash[:12]})")
     return 0

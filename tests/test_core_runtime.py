@@ -44,6 +44,17 @@ def test_cpu_count_positive():
     assert runtime.cpu_count() >= 1
 
 
+def test_is_dataset_dir(tmp_path):
+    from benchmark.core.dataset import MANIFEST, is_dataset_dir
+
+    assert not is_dataset_dir(tmp_path) and not is_dataset_dir(tmp_path / "nope")
+    (tmp_path / MANIFEST).mkdir()
+    assert not is_dataset_dir(tmp_path)  # a folder of that name is not a manifest
+    (tmp_path / MANIFEST).rmdir()
+    (tmp_path / MANIFEST).write_text("{}")
+    assert is_dataset_dir(tmp_path) and is_dataset_dir(str(tmp_path))
+
+
 # --------------------------------------------------------------------------- torch parts
 torch = pytest.importorskip("torch")
 

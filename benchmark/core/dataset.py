@@ -38,10 +38,18 @@ TRACK_SPLITS = (*SPLITS, "pretrain")
 TRACK_COLUMNS = ("track_id", "title", "artist", "album", "audio", "clip_start", "split")
 PLAYLIST_COLUMNS = ("playlist_id", "split", "track_id")
 CHECKSUM_COLUMNS = ("audio", "sha256")
+#: Written last by :func:`write_dataset`: a folder without it is not (yet) a dataset.
+MANIFEST = "manifest.json"
 
 
 class DatasetError(ValueError):
     """A malformed dataset; the message names the file and, where known, the row."""
+
+
+def is_dataset_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a finished dataset folder (it has a manifest, which is written
+    last). Cheap: reads nothing; :class:`Dataset` checks the contents."""
+    return (Path(path) / MANIFEST).is_file()
 
 
 def caption_for(title: str, artist: str, album: str) -> str:
@@ -144,7 +152,7 @@ def write_dataset(
     written last, so a folder without ``manifest.json`` is an unfinished build.
     """
     root = Path(root)
-    (root / "manifest.json").unlink(missing_ok=True)
+    (root / MANIFEST).unlink(missing_ok=True)
     _write_csv(
         root / "tracks.csv",
         (*TRACK_COLUMNS, *extra_columns),
@@ -179,7 +187,7 @@ def write_dataset(
         "params": params or {},
         "content_hash": content_hash(root),
     }
-    atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return root
 
 
@@ -189,7 +197,7 @@ class Dataset:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        mpath = self.root / "manifest.json"
+        mpath = self.root / MANIFEST
         if not mpath.is_file():
             raise DatasetError(f"{mpath}: no manifest; not a dataset, or an unfinished build")
         try:

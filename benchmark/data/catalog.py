@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.core.dataset import Dataset, DatasetError
+from benchmark.core.dataset import Dataset, DatasetError, is_dataset_dir
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def build(name: str, size: str, *, root: Path | None = None, seed: int | None = 
         raise DatasetError(f"dataset {name!r} has sizes {spec.sizes}, not {size!r}")
     target = dataset_path(name, size, root)
     if target.exists():
-        if not force and (target / "manifest.json").is_file():
+        if not force and is_dataset_dir(target):
             return Dataset(target)
         shutil.rmtree(target)
     tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
@@ -99,9 +99,9 @@ def build(name: str, size: str, *, root: Path | None = None, seed: int | None = 
 def ensure(name: str, size: str, *, root: Path | None = None, progress: bool = True) -> Dataset:
     """The dataset if it exists (a name, or a path to any canonical dataset folder), else build it."""
     as_path = Path(name)
-    if (as_path / "manifest.json").is_file():
+    if is_dataset_dir(as_path):
         return Dataset(as_path)
     target = dataset_path(name, size, root)
-    if (target / "manifest.json").is_file():
+    if is_dataset_dir(target):
         return Dataset(target)
     return build(name, size, root=root, progress=progress)

@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmark.core import provenance
 from benchmark.core.cache import key_hash
-from benchmark.core.dataset import Dataset
+from benchmark.core.dataset import Dataset, is_dataset_dir
 from benchmark.core.evaluation import evaluate_recommender, make_validator
 from benchmark.core.metrics import bootstrap_ci
 from benchmark.core.profiles import get_profile
@@ -134,7 +134,7 @@ class GridRunner:
     def dataset(self, name: str) -> Dataset:
         if name not in self._datasets:
             size = get_profile(self.cfg.profile).dataset_size
-            if not (Path(name) / "manifest.json").is_file():
+            if not is_dataset_dir(name):
                 sizes = catalog.get_spec(name).sizes
                 if size not in sizes and self.cfg.profile == "paper":
                     size = sizes[-1]  # a dataset without a "paper" size runs at its largest
