@@ -149,6 +149,10 @@ class EssentiaDescriptorsEncoder(Encoder):
         requires=("essentia",),
         paper_row=None,
         tags=("baseline", "seed-paper", "hand-crafted"),
+        weights_source="none (hand-crafted descriptors; mean/std fitted on the pre-training pool)",
+        licence_code="MIT; essentia AGPL-3.0-only",
+        licence_weights="none (no learned weights; the standardisation statistics are fitted in-repo, MIT)",
+        output_libraries=("essentia",),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "extractor": "lowlevel",

@@ -110,6 +110,10 @@ class MelStatsEncoder(Encoder):
         requires=("torch",),
         paper_row=None,
         tags=("baseline", "handcrafted"),
+        weights_source="none (hand-crafted features)",
+        licence_code="MIT",
+        licence_weights="none (no learned weights)",
+        output_libraries=("torch",),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,

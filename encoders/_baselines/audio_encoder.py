@@ -117,6 +117,10 @@ class TrainedAudioEncoder(Encoder):
                 raise RuntimeError(f"{self.name}: call fit(dataset, seed=..., workdir=...) before embed()")
         return self._model
 
+    def embedding_model(self) -> Any:
+        """The fitted model, or one built from the config (same architecture, seed 0)."""
+        return self._model if self._model is not None else self._build(0)
+
     def _clip_seconds(self, dataset: Dataset) -> float | None:
         return None  # the dataset's clip length
 

@@ -230,6 +230,10 @@ class ClapEncoderBase(Encoder):
                 raise RuntimeError(f"{self.name}: call fit(dataset, seed=..., workdir=...) before embed()")
         return self._model
 
+    def embedding_model(self) -> Any:
+        """The whole CLAP model (audio and text branches, projections), fitted or built."""
+        return self._model if self._model is not None else self._build(0)
+
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
 
