@@ -119,6 +119,33 @@ def test_seeded_both_call_styles_same_stream_and_restore():
     assert not torch.are_deterministic_algorithms_enabled()  # CPU: left alone
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_seeded_cuda_matches_former_recommender_version():
+    dev = torch.device("cuda:0")
+
+    def old(seed):  # the former recommenders._torch.seeded(seed, cuda) body
+        prev = torch.are_deterministic_algorithms_enabled()
+        with torch.random.fork_rng(devices=[dev.index or 0]):
+            torch.manual_seed(seed)
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            try:
+                return torch.randn(5, device=dev).cpu(), torch.randn(3).clone()
+            finally:
+                torch.use_deterministic_algorithms(prev, warn_only=False)
+
+    before = torch.cuda.get_rng_state(dev)
+    with runtime.seeded(9, dev):
+        assert torch.are_deterministic_algorithms_enabled()
+        got = torch.randn(5, device=dev).cpu(), torch.randn(3).clone()
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.equal(torch.cuda.get_rng_state(dev), before)
+    want = old(9)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    with pytest.raises(runtime.DeviceUnavailable):
+        runtime.pick_device(f"cuda:{torch.cuda.device_count()}")
+
+
 def test_seed_everything_matches_former_formula():
     import random
 
