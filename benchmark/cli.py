@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmark.core.runtime import hub_offline
+
 # No hub at run time: model loaders must use packaged or local files.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+hub_offline()
 
 
 def _parse_overrides(items: list[str] | None, flag: str) -> dict[str, dict[str, Any]]:

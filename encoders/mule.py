@@ -87,7 +87,7 @@ class MuleModel:  # namespace for the builder (keeps torch out of module import)
     def build(backbone: str, projector: list[int], seed: int):
         from torch import nn
 
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._baselines.nfnet import Projector, SFNFNet
 
         class _Mule(nn.Module):
@@ -119,6 +119,12 @@ class MuleEncoder(TrainedAudioEncoder):
         requires=("torch", "safetensors"),
         paper_row="MULE",
         tags=("baseline",),
+        weights_source="in-repo SimCLR training on the pre-training pool from seeded random init, or converted "
+                       "official MULE weights (config.checkpoint)",
+        licence_code="MIT (SF-NFNet re-implementation)",
+        licence_weights="MIT (trained in-repo); converted official MULE weights (config.checkpoint) carry "
+                        "their own licence",
+        output_libraries=("torch",),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "backbone": "sf-nfnet-f0",

@@ -85,6 +85,10 @@ class PrecomputedEncoder(Encoder):
         requires=("safetensors",),
         paper_row=None,
         tags=("external",),
+        weights_source="the embeddings file at config.path (whatever model produced it)",
+        licence_code="MIT (reader only)",
+        licence_weights="that of the model that produced the file (not known to larpbench)",
+        output_libraries=("safetensors", "numpy"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "path": None,  # .npy or .safetensors

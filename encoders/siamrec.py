@@ -49,7 +49,7 @@ class _Net:
         import torch
         from torch import nn
 
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._baselines.resnet import build_backbone
 
         class _Trunk(nn.Module):
@@ -102,6 +102,11 @@ class SiamRecEncoder(TrainedAudioEncoder):
         requires=("torch", "safetensors"),
         paper_row=None,
         tags=("baseline", "seed-paper"),
+        weights_source="in-repo SimSiam training on the pre-training pool from seeded random init",
+        licence_code="MIT; pedalboard GPL-3.0 (training augmentation); torchvision BSD-3-Clause "
+                     "(efficientnet-b0 backbone only)",
+        licence_weights="MIT (trained in-repo)",
+        output_libraries=("torch", "pedalboard", "torchvision"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "backbone": "resnet50",

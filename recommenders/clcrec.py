@@ -43,16 +43,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmark.core.runtime import pick_device, seeded, torch_threads
+from benchmark.core.training import train_with_selection
 from recommenders._torch import (
     NegativeSampler,
     batches,
     fingerprint,
     interaction_pairs,
-    pick_device,
     pool_rows,
-    seeded,
-    torch_threads,
-    train_with_selection,
 )
 from recommenders.base import Recommender, RecommenderMeta, TrainData, Validator
 
@@ -232,7 +230,7 @@ class CLCRec(Recommender):
         device = pick_device(cfg["device"])
         self.device = device
         rng = np.random.default_rng(seed)
-        with seeded(seed, device), torch_threads(cfg["torch_threads"]):
+        with seeded(seed, device), torch_threads(cfg["torch_threads"], unset="keep"):
             content = torch.from_numpy(np.asarray(train.item_vectors, dtype=np.float32)).to(device)
             pair_p, pair_i = interaction_pairs(train.playlists)
             sampler = NegativeSampler(pair_p, pair_i, len(train.item_ids))

@@ -58,16 +58,14 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from benchmark.core.runtime import pick_device, seeded, torch_threads
+from benchmark.core.training import train_with_selection
 from recommenders._torch import (
     NegativeSampler,
     batches,
     fingerprint,
     interaction_pairs,
-    pick_device,
     pool_rows,
-    seeded,
-    torch_threads,
-    train_with_selection,
 )
 from recommenders.base import Recommender, RecommenderMeta, TrainData, Validator
 
@@ -351,7 +349,7 @@ class DropoutNet(Recommender):
         device = pick_device(cfg["device"])
         self.device = device
         rng = np.random.default_rng(seed)
-        with seeded(seed, device), torch_threads(cfg["torch_threads"]):
+        with seeded(seed, device), torch_threads(cfg["torch_threads"], unset="keep"):
             u_raw, v_raw = (np.ascontiguousarray(x, dtype=np.float32)
                             for x in self.preference_vectors(train, seed, rng, device))
             pref_time = time.perf_counter() - t0

@@ -77,6 +77,55 @@ def test_meta(name):
     assert dataclasses.is_dataclass(meta)
 
 
+#: Distributions an encoder may name in ``output_libraries`` without their being installed here
+#: (optional extraction back ends).
+KNOWN_DISTRIBUTIONS = frozenset({"jukemirlib"})
+#: Encoders whose model is costly to build on a CPU (laion_clap import, text model load).
+HEAVY = {n for n in NAMES if "laion_clap" in REGISTRY.get(n).meta.requires}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_meta_licences_and_output_libraries(name):
+    import importlib.metadata as md
+
+    meta = REGISTRY.get(name).meta
+    assert meta.licence_code.strip() and meta.licence_weights.strip(), "declare code and weights licences"
+    assert meta.weights_source.strip() and meta.weights.strip()  # both names readable
+    libs = meta.output_libraries
+    assert isinstance(libs, tuple) and libs and len(set(libs)) == len(libs), libs
+    for dist in libs:
+        assert isinstance(dist, str) and dist == dist.strip() and dist
+        if dist in KNOWN_DISTRIBUTIONS:
+            continue
+        try:
+            md.version(dist)
+        except md.PackageNotFoundError:
+            pytest.fail(f"{name}: output_libraries names {dist!r}, neither installed nor in KNOWN_DISTRIBUTIONS")
+    assert meta.to_dict()["licence_code"] == meta.licence_code
+
+
+def test_meta_weights_source_defaults_to_weights():
+    meta = EncoderMeta(name="x", version="1", description="d", dim=2, sample_rate=None, modalities=("text",),
+                       trains=False, trains_on="nothing", weights="random init", citation="c")
+    assert meta.weights_source == "random init" and meta.output_libraries == ()
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in NAMES])
+def test_parameter_count(name):
+    enc = REGISTRY.get(name).from_profile("ci")
+    try:
+        enc.check_available()
+    except EncoderUnavailable as e:
+        pytest.skip(f"{name} unavailable here: {e}")
+    n = enc.parameter_count()
+    neural = "torch" in enc.meta.output_libraries
+    if n is None:
+        assert not neural or name in ("melstats",), f"{name} runs a torch model: count its parameters"
+    else:
+        assert isinstance(n, int) and n > 0 and neural
+        assert enc.parameter_count() == n  # deterministic
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_profiles_only_use_known_keys(name):
     cls = REGISTRY.get(name)

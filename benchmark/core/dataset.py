@@ -24,7 +24,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.atomic import atomic_write_text
+
 FORMAT_TAG = "larpbench-dataset/1"
 SPLITS = ("train", "valid", "test")
 TRACK_SPLITS = (*SPLITS, "pretrain")
 TRACK_COLUMNS = ("track_id", "title", "artist", "album", "audio", "clip_start", "split")
 PLAYLIST_COLUMNS = ("playlist_id", "split", "track_id")
 CHECKSUM_COLUMNS = ("audio", "sha256")
+#: Written last by :func:`write_dataset`: a folder without it is not (yet) a dataset.
 MANIFEST = "manifest.json"
 
 
@@ -45,8 +47,9 @@ class DatasetError(ValueError):
     """A malformed dataset; the message names the file and, where known, the row."""
 
 
-def is_dataset_dir(path: str | Path) -> bool:
-    """Whether ``path`` is a finished dataset folder (its manifest, written last, exists)."""
+def is_dataset_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a finished dataset folder (it has a manifest, which is written
+    last). Cheap: reads nothing; :class:`Dataset` checks the contents."""
     return (Path(path) / MANIFEST).is_file()
 
 
@@ -87,22 +90,6 @@ def content_hash(root: Path) -> str:
         h.update(name.encode())
         h.update(sha256_file(root / name).encode())
     return h.hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results and tables are for everyone to read
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -179,7 +166,7 @@ def write_dataset(
     written last, so a folder without ``manifest.json`` is an unfinished build.
     """
     root = Path(root)
-    (root / "manifest.json").unlink(missing_ok=True)
+    (root / MANIFEST).unlink(missing_ok=True)
     _write_csv(
         root / "tracks.csv",
         (*TRACK_COLUMNS, *extra_columns),
@@ -214,7 +201,7 @@ def write_dataset(
         "params": params or {},
         "content_hash": content_hash(root),
     }
-    atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return root
 
 
@@ -260,7 +247,7 @@ class Dataset:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        mpath = self.root / "manifest.json"
+        mpath = self.root / MANIFEST
         if not mpath.is_file():
             raise DatasetError(f"{mpath}: no manifest; not a dataset, or an unfinished build")
         try:

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.atomic import atomic_write_text
 from benchmark.core.cache import key_hash
-from benchmark.core.dataset import atomic_write_text
 
 SCHEMA_PREFIX = "larpbench-result/"
 SCHEMA_VERSION = 2

@@ -8,7 +8,6 @@ in the metadata), written atomically; a trained encoder's state lives in the sib
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.atomic import save_safetensors
 from benchmark.core.cache import cache_root, key_hash
 from benchmark.core.dataset import Dataset
 from benchmark.harness.validators import encoder_validator
@@ -39,13 +39,8 @@ def encoder_key(encoder: Encoder, dataset: Dataset, seed: int,
 
 def save_embeddings(path: Path, track_ids: Sequence[str], vectors: np.ndarray,
                     extra: dict[str, str] | None = None) -> None:
-    from safetensors.numpy import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     meta = {"track_ids": json.dumps(list(track_ids)), **(extra or {})}
-    save_file({"embeddings": np.ascontiguousarray(vectors, dtype=np.float32)}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    save_safetensors(path, {"embeddings": np.ascontiguousarray(vectors, dtype=np.float32)}, meta)
 
 
 def load_embeddings(path: Path) -> tuple[list[str], np.ndarray]:

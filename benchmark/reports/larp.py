@@ -333,7 +333,7 @@ def write_table3(results_dir: str | Path, profile: str, path: str | Path | None 
     """Table 3 as text, also written to ``path`` when given (the ``table3`` study's output)."""
     text = render_table3(results_dir, profile, with_ci=with_ci)
     if path is not None:
-        from benchmark.core.dataset import atomic_write_text
+        from benchmark.core.atomic import atomic_write_text
 
         atomic_write_text(Path(path), text + "\n")
     return text

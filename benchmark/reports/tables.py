@@ -249,7 +249,7 @@ def render_table4(results_dir: Path, profile: str, recommender: str = "itemknn")
 # ------------------------------------------------------------------------------ study outputs
 def _write(text: str, path: str | Path | None) -> str:
     if path is not None:
-        from benchmark.core.dataset import atomic_write_text
+        from benchmark.core.atomic import atomic_write_text
 
         atomic_write_text(Path(path), text + "\n")
     return text

@@ -61,7 +61,7 @@ class TrainedAudioEncoder(Encoder):
 
     # -- shared --------------------------------------------------------------------------
     def _device(self):
-        from encoders._audio import pick_device
+        from benchmark.core.runtime import pick_device
 
         return pick_device(self.config["device"])
 
@@ -85,7 +85,7 @@ class TrainedAudioEncoder(Encoder):
 
     def fit(self, dataset: Dataset, *, seed: int, workdir: Path,
             validator: EmbeddingValidator | None = None) -> dict[str, Any]:
-        from encoders._audio import seed_everything, torch_threads
+        from benchmark.core.runtime import seed_everything, torch_threads
         from encoders._baselines.train import STATE_FILE, is_finished, load_state, save_state
 
         if self.config["checkpoint"] is not None:
@@ -117,11 +117,15 @@ class TrainedAudioEncoder(Encoder):
                 raise RuntimeError(f"{self.name}: call fit(dataset, seed=..., workdir=...) before embed()")
         return self._model
 
+    def embedding_model(self) -> Any:
+        """The fitted model, or one built from the config (same architecture, seed 0)."""
+        return self._model if self._model is not None else self._build(0)
+
     def _clip_seconds(self, dataset: Dataset) -> float | None:
         return None  # the dataset's clip length
 
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
-        from encoders._audio import torch_threads
+        from benchmark.core.runtime import torch_threads
         from encoders._baselines.data import embed_clips
 
         model = self._ensure_model().eval()

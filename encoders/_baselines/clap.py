@@ -32,14 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.core.checkpoint import CheckpointError, LoadReport, read_state_dict
 from encoders._htsat import (
-    CheckpointError,
-    LoadReport,
     build_htsat,
     get_htsat_config,
     htsat_forward,
     import_htsat_module,
-    read_state_dict,
 )
 
 #: Config keys that define the CLAP network (shared by clap-pt and clap-ft).
@@ -63,7 +61,7 @@ class CLAP(nn.Module):
         """``htsat``: a config accepted by :func:`get_htsat_config`; ``text_model``: a loaded
         :class:`encoders._text.TextModel`. Weights outside the text branch are drawn from
         torch's RNG seeded with ``seed``."""
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
 
         super().__init__()
         self.htsat_config = get_htsat_config(htsat)

@@ -79,8 +79,9 @@ class ClapEncoderBase(Encoder):
 
     def check_available(self) -> None:
         super().check_available()
+        from benchmark.core.runtime import hub_offline
         from encoders._htsat import import_htsat_module
-        from encoders._text import check_text_model, hub_offline
+        from encoders._text import check_text_model
 
         hub_offline()
         ckpt = self.config["checkpoint"]
@@ -102,15 +103,15 @@ class ClapEncoderBase(Encoder):
 
     # -- building ----------------------------------------------------------------------
     def _device(self):
-        from encoders._audio import pick_device
+        from benchmark.core.runtime import pick_device
 
         return pick_device(self.config["device"])
 
     def _build(self, seed: int):
-        from encoders._text import hub_offline
+        from benchmark.core.runtime import hub_offline
 
         hub_offline()  # before transformers/huggingface_hub are first imported (they read it once)
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._baselines.clap import CLAP
         from encoders._text import load_text_model
 
@@ -170,7 +171,7 @@ class ClapEncoderBase(Encoder):
                desc: str) -> dict[str, Any]:
         import torch
 
-        from encoders._audio import seed_everything, torch_threads
+        from benchmark.core.runtime import seed_everything, torch_threads
         from encoders._baselines.data import WaveSource, epoch_batches, warmup_steps
         from encoders._baselines.losses import clip_loss
         from encoders._baselines.train import param_groups, run_training
@@ -229,10 +230,14 @@ class ClapEncoderBase(Encoder):
                 raise RuntimeError(f"{self.name}: call fit(dataset, seed=..., workdir=...) before embed()")
         return self._model
 
+    def embedding_model(self) -> Any:
+        """The whole CLAP model (audio and text branches, projections), fitted or built."""
+        return self._model if self._model is not None else self._build(0)
+
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
 
-        from encoders._audio import torch_threads
+        from benchmark.core.runtime import torch_threads
         from encoders._baselines.data import embed_clips
 
         model = self._ensure_model().eval()
@@ -260,10 +265,12 @@ class ClapEncoderBase(Encoder):
         dst.parent.mkdir(parents=True, exist_ok=True)
         if dst.exists():
             return dst
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        from benchmark.core.atomic import atomic_path
+
+        with atomic_path(dst, mode=None, fsync=False) as tmp:
+            tmp.unlink()
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
         return dst

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,6 +26,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from benchmark.core.atomic import save_safetensors
+from benchmark.core.training import lr_at
+
 STATE_FILE = "model.safetensors"
 
 
@@ -36,20 +36,7 @@ STATE_FILE = "model.safetensors"
 def save_state(path: Path, state: dict[str, torch.Tensor], meta: dict[str, Any] | None = None) -> Path:
     """Write ``state`` (name -> tensor) to a safetensors file atomically, with ``meta`` as
     JSON under the metadata key ``larpbench``. Shared-memory tensors are cloned."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(flat, tmp, metadata={"larpbench": json.dumps(meta or {}, default=str)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_safetensors(path, state, {"larpbench": json.dumps(meta or {}, default=str)})
 
 
 def load_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -99,26 +86,6 @@ def param_groups(model: nn.Module, weight_decay: float,
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
     return groups
-
-
-def lr_at(step: int, *, base_lr: float, total: int, warmup: int, schedule: str,
-          milestones: Iterable[float] = (), gamma: float = 0.1) -> float:
-    """Learning rate at optimiser step ``step`` (0-based).
-
-    ``cosine``: laion-clap's — linear warm-up ``base·(s+1)/warmup``, then
-    ``½(1 + cos(π·e/es))·base``. ``constant``: warm-up then flat. ``multistep``: warm-up,
-    then ×``gamma`` at each milestone (fractions of ``total``; SiamRec's MultiStepLR)."""
-    if warmup > 0 and step < warmup:
-        return base_lr * (step + 1) / warmup
-    if schedule == "cosine":
-        e, es = step - warmup, max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(e, es) / es)) * base_lr
-    if schedule == "constant":
-        return base_lr
-    if schedule == "multistep":
-        k = sum(1 for m in milestones if step >= int(m * total))
-        return base_lr * gamma**k
-    raise ValueError(f"unknown lr schedule {schedule!r} (cosine, constant, multistep)")
 
 
 def make_optimizer(groups: list[dict[str, Any]], *, name: str, lr: float,
@@ -208,13 +175,13 @@ def load_weights(module: nn.Module, path: str | Path, *, prefix: str | None = No
                  strict: bool = False):
     """Load a state dict (safetensors, or ``torch.load(weights_only=True)``) into ``module``.
 
-    :func:`encoders._htsat.load_matching`: the key prefix is detected unless given;
-    BatchNorm's ``num_batches_tracked`` counters may be absent. Returns the
-    :class:`encoders._htsat.LoadReport` (loaded / missing / unexpected / shape-mismatched);
-    raises :class:`encoders._htsat.CheckpointError` when nothing fits, or with ``strict``
-    when anything does not.
+    :func:`benchmark.core.checkpoint.load_matching`: the key prefix is detected unless
+    given; BatchNorm's ``num_batches_tracked`` counters may be absent. Returns the
+    :class:`~benchmark.core.checkpoint.LoadReport` (loaded / missing / unexpected /
+    shape-mismatched); raises :class:`~benchmark.core.checkpoint.CheckpointError` when
+    nothing fits, or with ``strict`` when anything does not.
     """
-    from encoders._htsat import load_matching
+    from benchmark.core.checkpoint import load_matching
 
     return load_matching(module, path, prefix=prefix, strict=strict,
                          may_be_absent=lambda k: k.endswith("num_batches_tracked"), what=type(module).__name__)

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.atomic import atomic_path, atomic_write_text
 from benchmark.core.dataset import Dataset
 
 PAD = -1
@@ -150,31 +150,25 @@ class MelCache:
         spec, logmel = front.spectrogram_extractor.to(device), front.logmel_extractor.to(device)
         n = len(self.track_ids)
         frames = cfg.clip_samples // cfg.hop_size + 1
-        tmp = self.dir / f".mels.npy.tmp-{os.getpid()}"
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, frames, cfg.mel_bins))
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=n, desc=f"log-mels {self.dataset.name}/{self.split}", unit="clip", leave=False)
         try:
-            with torch.inference_mode():
-                for rows, audio in iter_audio_batches(self.dataset, self.track_ids, cfg.sample_rate,
-                                                      cfg.clip_seconds, batch_size=batch_size):
-                    x = torch.from_numpy(audio).to(device)
-                    mel = logmel(spec(x))[:, 0]  # [b, frames, mel_bins]
-                    arr[rows] = mel.cpu().numpy().astype(np.float16)
-                    if bar is not None:
-                        bar.update(audio.shape[0])
-            arr.flush()
-            del arr
-            os.replace(tmp, self.path)
-            tmp_ids = self.dir / f".ids.json.tmp-{os.getpid()}"
-            tmp_ids.write_text(json.dumps(self.track_ids))
-            os.replace(tmp_ids, self.dir / "ids.json")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            with atomic_path(self.path) as tmp:
+                arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(n, frames, cfg.mel_bins))
+                with torch.inference_mode():
+                    for rows, audio in iter_audio_batches(self.dataset, self.track_ids, cfg.sample_rate,
+                                                          cfg.clip_seconds, batch_size=batch_size):
+                        x = torch.from_numpy(audio).to(device)
+                        mel = logmel(spec(x))[:, 0]  # [b, frames, mel_bins]
+                        arr[rows] = mel.cpu().numpy().astype(np.float16)
+                        if bar is not None:
+                            bar.update(audio.shape[0])
+                arr.flush()
+                del arr
+            atomic_write_text(self.dir / "ids.json", json.dumps(self.track_ids))
         finally:
             if bar is not None:
                 bar.close()

@@ -65,10 +65,10 @@ class LarpModel(nn.Module):
 
     def __init__(self, cfg: dict[str, Any], num_tracks: int, *, seed: int = 0) -> None:
         super().__init__()
-        from encoders._text import hub_offline
+        from benchmark.core.runtime import hub_offline
 
         hub_offline()
-        from encoders._audio import seeded
+        from benchmark.core.runtime import seeded
         from encoders._htsat import build_htsat, get_htsat_config
         from encoders._text import load_text_model
 
@@ -149,7 +149,7 @@ class LarpModel(nn.Module):
 
     def load_audio_checkpoint(self, path: str, prefix: str | None = None) -> Any:
         """Load HTS-AT/CLAP weights into the audio tower (and its momentum copy); returns the
-        :class:`encoders._htsat.LoadReport` (missing/unexpected keys are reported, never hidden)."""
+        :class:`benchmark.core.checkpoint.LoadReport` (missing/unexpected keys are reported, never hidden)."""
         from encoders._htsat import load_htsat_checkpoint
 
         report = load_htsat_checkpoint(self.audio_encoder, path, prefix=prefix)

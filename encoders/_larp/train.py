@@ -41,8 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.core.dataset import Dataset, atomic_write_text
+from benchmark.core.atomic import atomic_path, atomic_write_text, save_safetensors
+from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import EmbeddingValidator
+from benchmark.core.training import lr_lambda
 from encoders._larp import configs as C
 from encoders._larp.data import (
     Collate,
@@ -60,21 +62,6 @@ EpochCallback = Callable[[int, int, dict[str, Any]], None]
 
 
 # --------------------------------------------------------------------------- helpers
-def cosine_with_warmup(warmup: int, total: int) -> Callable[[int], float]:
-    """LR multiplier: linear warm-up ``(s+1)/warmup``, then cosine from 1 to 0 at ``total``."""
-    warmup = max(0, int(warmup))
-    total = max(1, int(total))
-
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        span = max(1, total - warmup)
-        e = min(step - warmup, span)
-        return 0.5 * (1.0 + math.cos(math.pi * e / span))
-
-    return f
-
-
 def alpha_at(cfg: dict[str, Any], step: int, steps_per_epoch: int) -> float:
     ramp = float(cfg["alpha_ramp_epochs"]) * max(1, steps_per_epoch)
     return float(cfg["alpha"]) * (min(1.0, step / ramp) if ramp > 0 else 1.0)
@@ -98,20 +85,7 @@ def file_lock(path: Path, enabled: bool = True) -> Iterator[None]:
 
 def save_weights(path: Path, state: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
     """Atomic safetensors write of a state dict (tensors made contiguous and unshared)."""
-    from safetensors.torch import save_file
-
-    seen: set[int] = set()
-    out = {}
-    for k, v in state.items():
-        t = v.detach().cpu().contiguous()
-        ptr = t.data_ptr()
-        if ptr in seen and t.numel():
-            t = t.clone()
-        seen.add(ptr)
-        out[k] = t
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(out, str(tmp), metadata=metadata or {})
-    os.replace(tmp, path)
+    save_safetensors(path, state, metadata or {})
 
 
 def load_weights(path: Path) -> dict[str, Any]:
@@ -123,9 +97,8 @@ def load_weights(path: Path) -> dict[str, Any]:
 def _torch_save_atomic(obj: Any, path: Path) -> None:
     import torch
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 @dataclass
@@ -188,12 +161,12 @@ class LarpTrainer:
     def __init__(self, dataset: Dataset, cfg: dict[str, Any], seed: int = 0, *,
                  on_epoch_end: EpochCallback | None = None, cache_root: Path | None = None,
                  validator: EmbeddingValidator | None = None) -> None:
-        from encoders._text import hub_offline
+        from benchmark.core.runtime import hub_offline
 
         hub_offline()  # before anything imports transformers/huggingface_hub (laion_clap reads it at import)
         import torch
 
-        from encoders._audio import pick_device
+        from benchmark.core.runtime import pick_device
         from encoders._htsat import get_htsat_config
 
         C.validate(cfg)
@@ -249,7 +222,8 @@ class LarpTrainer:
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            from encoders._text import check_text_model, hub_offline
+            from benchmark.core.runtime import hub_offline
+            from encoders._text import check_text_model
 
             r = check_text_model(self.cfg["text_model"])
             kw = {"local_files_only": True} if (r.local or hub_offline()) else {}
@@ -418,7 +392,7 @@ class LarpTrainer:
     # ----------------------------------------------------------------- running
     def run(self, upto: int = 3) -> list[StageResult]:
         """Train (or reuse) stages 1..``upto``; returns their results."""
-        from encoders._audio import torch_threads
+        from benchmark.core.runtime import torch_threads
 
         if upto not in (1, 2, 3):
             raise ValueError("upto must be 1, 2 or 3")
@@ -479,7 +453,7 @@ class LarpTrainer:
                                weight_decay=float(cfg["weight_decay"]))
         spe = self.steps_per_epoch(stage)
         n_epochs = C.max_epochs(cfg, stage)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_with_warmup(int(cfg["warmup_steps"]), spe * n_epochs))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(int(cfg["warmup_steps"]), spe * n_epochs))
         metric = str(cfg["selection_metric"])
         state: dict[str, Any] = {"epoch": 0, "best": -math.inf, "best_epoch": -1, "bad": 0, "history": [],
                                  "wall_s": 0.0, "extra": extra}

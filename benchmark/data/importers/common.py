@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.core.dataset import Dataset, DatasetError, Track, write_dataset
+from benchmark.core.dataset import Dataset, DatasetError, Track, is_dataset_dir, write_dataset
 
 REPORT_NAME = "import_report.json"
 
@@ -277,7 +277,7 @@ def prepare_out_root(out_root: str | Path, overwrite: bool,
     import reads, which must not lie inside it (:func:`refuse_inputs_inside`)."""
     root = Path(out_root)
     refuse_inputs_inside(root, inputs)
-    if (root / "manifest.json").exists() and not overwrite:
+    if is_dataset_dir(root) and not overwrite:
         raise ImportFormatError(f"{root}: already holds a dataset (manifest.json); pass overwrite=True to replace it")
     if overwrite and (root / "audio").is_dir():
         shutil.rmtree(root / "audio")
