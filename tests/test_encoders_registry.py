@@ -11,6 +11,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from benchmark.harness.validators import encoder_validator
 from encoders import REGISTRY, Encoder, EncoderMeta, EncoderUnavailable
 
 try:
@@ -46,7 +47,7 @@ def _ready(name: str, dataset, tmp_path, seed: int = 0) -> Encoder:
     if enc.meta.trains:
         workdir = tmp_path / f"{name}-seed{seed}-{id(enc)}"
         workdir.mkdir(parents=True)
-        report = enc.fit(dataset, seed=seed, workdir=workdir)
+        report = enc.fit(dataset, seed=seed, workdir=workdir, validator=encoder_validator(dataset, "valid"))
         assert isinstance(report, dict)
     return enc
 

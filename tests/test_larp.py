@@ -400,7 +400,7 @@ def test_larp_encoder_trains_all_stages_and_embeds(small_dataset, tmp_path):
 
     over = {**_ENC_OVER, "n_seed": 4}
     enc = REGISTRY.get("larp").from_profile("ci", over)
-    report = enc.fit(small_dataset, seed=0, workdir=tmp_path / "wd")
+    report = enc.fit(small_dataset, seed=0, workdir=tmp_path / "wd", validator=_validator(small_dataset))
     assert [s["stage_name"] for s in report["stages"]] == ["wtc", "ttc", "tpc"]
     assert (tmp_path / "wd" / "larp_log_stage3.jsonl").is_file()
     ids = small_dataset.track_ids("test")
@@ -408,7 +408,7 @@ def test_larp_encoder_trains_all_stages_and_embeds(small_dataset, tmp_path):
     assert x.shape == (len(ids), 256) and x.dtype == np.float32 and np.isfinite(x).all()
     assert np.allclose(enc.embed(small_dataset, ids[::-1]), x[::-1], atol=1e-6)
     tpc = REGISTRY.get("larp-tpc").from_profile("ci", over)
-    rep2 = tpc.fit(small_dataset, seed=0, workdir=tmp_path / "wd2")
+    rep2 = tpc.fit(small_dataset, seed=0, workdir=tmp_path / "wd2", validator=_validator(small_dataset))
     assert [s["reused"] for s in rep2["stages"]] == [True, True, False]
     assert len(enc.state_files(tmp_path / "wd")) == 3
 
