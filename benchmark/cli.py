@@ -148,7 +148,20 @@ def cmd_grid(args: argparse.Namespace) -> int:
           f"recommenders {list(r.recommenders)} × seeds {list(r.seeds)} = {len(runner.cells())} cells")
     outcome = runner.run()
     print("  ".join(f"{k}: {len(v)}" for k, v in outcome.items()))
-    return 1 if outcome["failed"] else 0
+    return _report_unavailable(outcome, runner, named=set(args.encoder or ())) or (1 if outcome["failed"] else 0)
+
+
+def _report_unavailable(outcome: dict, runner: Any, named: set[str]) -> int:
+    """Print why cells were unavailable; an encoder the user named that cannot run is an
+    error (exit 1), one that came with the profile's default list is a note."""
+    from benchmark.core.results import read_record
+
+    reasons: dict[str, str] = {}
+    for cell in outcome.get("unavailable", []):
+        reasons.setdefault(cell.encoder, read_record(cell.path(runner.cfg.results_dir)).get("reason", "?"))
+    for enc, reason in sorted(reasons.items()):
+        print(f"{'error' if enc in named else 'note'}: {enc} unavailable: {reason}", file=sys.stderr)
+    return 1 if named & set(reasons) else 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

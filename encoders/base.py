@@ -100,6 +100,12 @@ class Encoder(Configurable):
         the encoder has no neural model. Override in torch encoders."""
         return None
 
+    def input_fingerprint(self) -> dict[str, Any]:
+        """What identifies the external inputs that decide this encoder's output besides its
+        config (e.g. the sha256 of a precomputed feature file): part of the embedding cache
+        key and, when non-empty, of the cell key, so a file replaced in place is stale."""
+        return {}
+
     def check_available(self) -> None:
         """Raise :class:`EncoderUnavailable` when something needed is missing. Default: imports."""
         import importlib.util

@@ -101,6 +101,9 @@ class JukeboxEncoder(Encoder):
                                                "normalize": c["normalize"], "label": f"jukebox-5b-l{c['layer']}"})
         return self._reader
 
+    def input_fingerprint(self) -> dict[str, Any]:
+        return self._precomputed().input_fingerprint() if self.config["path"] else {}
+
     def _weights_dir(self) -> Path:
         wd = self.config["weights_dir"]
         return Path(wd).expanduser() if wd else default_weights_dir()

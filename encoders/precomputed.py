@@ -57,6 +57,18 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256_cached(path: Path) -> str:
+    """sha256 of ``path``, recomputed when its size or modification time changes."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = _sha256(path)
+    return _SHA_CACHE[key]
+
+
 def _read_ids(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
@@ -131,6 +143,18 @@ class PrecomputedEncoder(Encoder):
             f"precomputed: {path} needs a track-id sidecar {path.with_suffix('.txt')} (one id per "
             f"line) or {path.with_suffix('.json')} (JSON list), or config.ids_path"
         )
+
+    def input_fingerprint(self) -> dict[str, Any]:
+        """The sha256 of the feature file and of its id sidecar (computed once per file state)."""
+        try:
+            path = self._path()
+            ids = self._ids_path(path) if path.suffix == ".npy" else None
+        except EncoderUnavailable:
+            return {}
+        out = {"features_sha256": _sha256_cached(path)}
+        if ids is not None:
+            out["ids_sha256"] = _sha256_cached(ids)
+        return out
 
     def check_available(self) -> None:
         super().check_available()

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmark.core.faults import crash_point
+
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "save_safetensors"]
 
 
@@ -43,6 +45,7 @@ def atomic_path(path: str | os.PathLike[str], *, mode: int | None = 0o644,
         if fsync:
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
+        crash_point("atomic-write")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -100,3 +103,22 @@ def save_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Any],
                 out[k] = t
             save_file(out, str(tmp), metadata=dict(metadata) if metadata is not None else None)
     return path
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str], enabled: bool = True) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block. The
+    kernel releases it when the holder dies, so a crash never leaves a stale lock. Not
+    re-entrant: a process must not take the same lock twice."""
+    if not enabled:
+        yield
+        return
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

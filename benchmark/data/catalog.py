@@ -22,6 +22,8 @@ import shutil
 import time
 from pathlib import Path
 
+from benchmark.core.atomic import file_lock
+from benchmark.core.faults import crash_point
 from benchmark.core.dataset import MANIFEST, Dataset, DatasetError, is_dataset_dir
 from benchmark.core.registry import Registry, RegistryError
 
@@ -123,25 +125,64 @@ def build(name: str, size: str, *, root: Path | None = None, seed: int | None = 
     if size not in meta.sizes:
         raise DatasetError(f"dataset {name!r} has sizes {meta.sizes}, not {size!r}")
     target = dataset_path(name, size, root)
-    if target.exists():
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(target.with_name(f".{target.name}.lock")):  # one build of a dataset at a time
         if not force and is_dataset_dir(target):
-            return Dataset(target)
-        shutil.rmtree(target)
-    tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    t0 = time.perf_counter()
-    try:
-        cls().build(tmp, size=size, seed=meta.default_seed if seed is None else seed, progress=progress)
-        Dataset(tmp)  # structural check before publishing
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            return Dataset(target)  # built meanwhile by another process
+        remove_stale_builds(target)
+        tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        t0 = time.perf_counter()
+        try:
+            cls().build(tmp, size=size, seed=meta.default_seed if seed is None else seed, progress=progress)
+            Dataset(tmp)  # structural check before publishing
+            crash_point("build")
+            _publish(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     if progress:
         print(f"built {name}-{size} in {time.perf_counter() - t0:.1f}s at {target}")
     return Dataset(target)
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Put the finished build ``tmp`` at ``target``; an older build there is swapped out
+    first and removed only after the new one is in place (never a half-replaced folder)."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = target.with_name(f".{target.name}.replaced-{os.getpid()}")
+    os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_builds(target: Path) -> list[Path]:
+    """Remove the temporary folders of builds of ``target`` whose process is gone (a killed
+    build leaves ``.<name>-<size>.building-<pid>``); returns what was removed."""
+    removed = []
+    for d in target.parent.glob(f".{target.name}.building-*"):
+        try:
+            pid = int(d.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def resolve(name_or_path: str | Path, size: str | None = None, *, root: Path | None = None,

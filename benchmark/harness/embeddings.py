@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.core.atomic import save_safetensors
+from benchmark.core.atomic import atomic_write_text, file_lock, save_safetensors
 from benchmark.core.cache import cache_root, key_hash
 from benchmark.core.dataset import Dataset
+from benchmark.core.faults import crash_point
+from benchmark.core.provenance import output_library_versions
 from benchmark.harness.validators import encoder_validator
 from encoders.base import Encoder
 
@@ -34,6 +36,11 @@ def encoder_key(encoder: Encoder, dataset: Dataset, seed: int,
     }
     if fit_dataset is not None and fit_dataset.content_hash != dataset.content_hash:
         key["fit_dataset_hash"] = fit_dataset.content_hash
+    inputs = encoder.input_fingerprint()
+    if inputs:
+        key["inputs"] = inputs
+    if encoder.meta.output_libraries:  # a new library version computes new embeddings
+        key["libraries"] = output_library_versions(encoder.meta.output_libraries)
     return key
 
 
@@ -78,11 +85,13 @@ class EmbeddingStore:
         return self.dir / "workdir"
 
     def _ensure_fitted(self) -> None:
+        """Fit once (the caller holds the entry's lock). The first fit's report is kept; a
+        report file that cannot be read (an interrupted write) is replaced."""
         if self._fitted:
             return
         assert self.encoder.meta is not None
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "key.json").write_text(json.dumps(self.key, indent=1, sort_keys=True, default=str))
+        atomic_write_text(self.dir / "key.json", json.dumps(self.key, indent=1, sort_keys=True, default=str))
         done = self.dir / "fit_report.json"
         # A trained encoder always goes through fit(); fit() itself reuses finished
         # checkpoints in the workdir, so a cached entry is cheap to reload.
@@ -93,30 +102,59 @@ class EmbeddingStore:
             report = self.encoder.fit(self.fit_dataset, seed=self.seed, workdir=self.workdir,
                                       validator=encoder_validator(self.fit_dataset, split)) or {}
             self.timings["fit_s"] = time.perf_counter() - t0
-            if not done.is_file():
-                done.write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
-            self.fit_report = json.loads(done.read_text())
+            kept = _read_report(done)
+            if kept is None:
+                kept = json.loads(json.dumps(report, sort_keys=True, default=str))
+                atomic_write_text(done, json.dumps(kept, indent=1, sort_keys=True) + "\n")
+            self.fit_report = kept
         self._fitted = True
 
     def get(self, split: str) -> tuple[list[str], np.ndarray]:
-        """Track ids of ``split`` (dataset order) and their embeddings ``[n, d]``."""
+        """Track ids of ``split`` (dataset order) and their embeddings ``[n, d]``. Fitting and
+        embedding hold the cache entry's lock, so two processes never train or embed the same
+        entry at the same time: the second waits, then reuses what the first wrote."""
         path = self.dir / f"{split}.safetensors"
         ids = self.dataset.track_ids(split)
-        if path.is_file():
-            cached_ids, vectors = load_embeddings(path)
-            if cached_ids == ids:
-                return ids, vectors
-        self._ensure_fitted()
-        t0 = time.perf_counter()
-        vectors = np.asarray(self.encoder.embed(self.dataset, ids), dtype=np.float32)
-        self.timings[f"embed_{split}_s"] = time.perf_counter() - t0
-        if vectors.shape[0] != len(ids) or vectors.ndim != 2:
-            raise ValueError(f"encoder {self.encoder.name!r} returned shape {vectors.shape} "
-                             f"for {len(ids)} tracks of split {split!r}")
-        if not np.all(np.isfinite(vectors)):
-            bad = int((~np.isfinite(vectors)).any(axis=1).sum())
-            raise FloatingPointError(f"encoder {self.encoder.name!r} produced non-finite embeddings "
-                                     f"for {bad} track(s) of split {split!r}")
-        save_embeddings(path, ids, vectors, {"encoder": self.encoder.name,
-                                             "clips_per_s": f"{len(ids) / max(self.timings[f'embed_{split}_s'], 1e-9):.2f}"})
+        cached = _load_if_current(path, ids)
+        if cached is not None:
+            return ids, cached
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.dir / ".lock"):
+            cached = _load_if_current(path, ids)  # written by another process meanwhile
+            if cached is not None:
+                return ids, cached
+            self._ensure_fitted()
+            t0 = time.perf_counter()
+            vectors = np.asarray(self.encoder.embed(self.dataset, ids), dtype=np.float32)
+            self.timings[f"embed_{split}_s"] = time.perf_counter() - t0
+            if vectors.shape[0] != len(ids) or vectors.ndim != 2:
+                raise ValueError(f"encoder {self.encoder.name!r} returned shape {vectors.shape} "
+                                 f"for {len(ids)} tracks of split {split!r}")
+            if not np.all(np.isfinite(vectors)):
+                bad = int((~np.isfinite(vectors)).any(axis=1).sum())
+                raise FloatingPointError(f"encoder {self.encoder.name!r} produced non-finite embeddings "
+                                         f"for {bad} track(s) of split {split!r}")
+            crash_point("cache-write")
+            save_embeddings(path, ids, vectors, {
+                "encoder": self.encoder.name,
+                "clips_per_s": f"{len(ids) / max(self.timings[f'embed_{split}_s'], 1e-9):.2f}"})
         return ids, vectors
+
+
+def _load_if_current(path: Path, ids: list[str]) -> np.ndarray | None:
+    """Cached vectors of exactly ``ids``, or ``None`` (missing, other ids, or unreadable)."""
+    if not path.is_file():
+        return None
+    try:
+        cached_ids, vectors = load_embeddings(path)
+    except Exception:  # a damaged cache file is recomputed, never trusted
+        return None
+    return vectors if cached_ids == ids else None
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None

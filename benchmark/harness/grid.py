@@ -23,10 +23,18 @@ from benchmark.core import provenance
 from benchmark.core.cache import key_hash
 from benchmark.core.dataset import Dataset, DatasetError, content_hash, is_dataset_dir
 from benchmark.core.evaluation import evaluate_recommender, make_validator
+from benchmark.core.faults import crash_point
 from benchmark.core.metrics import bootstrap_ci
 from benchmark.core.profiles import get_profile
 from benchmark.core.protocol import QuerySet, build_queries
-from benchmark.core.results import PROTOCOL_VERSION, Cell, is_complete, parse_variant, write_record
+from benchmark.core.results import (
+    PROTOCOL_VERSION,
+    Cell,
+    is_complete,
+    parse_variant,
+    read_record,
+    write_record,
+)
 from benchmark.core.results import cell_key as record_cell_key
 from benchmark.core.validate import check_leakage
 from benchmark.data import catalog
@@ -139,6 +147,19 @@ class GridRunner:
         self._queries: dict[tuple[str, str], QuerySet] = {}
         self._stores: dict[tuple[str, str, int], EmbeddingStore] = {}
         self._sources: dict[str, str] = {}  # label -> the dataset folder it stands for
+        self._check_configs()
+
+    def _check_configs(self) -> None:
+        """Build every encoder and recommender once with its overrides (and each variant), so a
+        bad option value is refused before any cell runs, not reported per cell."""
+        c = self.cfg
+        seed = next(iter(c.seeds), 0)
+        for e in c.encoders:
+            for v in list(c.variants) or [None]:
+                make_encoder(e, c.profile, seed, {**c.encoder_overrides.get(e, {}), **parse_variant(v)},
+                             c.selection_split)
+        for r in c.recommenders:
+            make_recommender(r, c.profile, seed, c.recommender_overrides.get(r))
 
     def label(self, dataset: str) -> str:
         """The name a dataset goes by in cells and result paths: a catalog name as given, a
@@ -190,6 +211,16 @@ class GridRunner:
                 fit_dataset=self.dataset(fit_dataset) if fit_dataset else None)
         return self._stores[key]
 
+    def stale_libraries(self, path: Path, encoder: Encoder) -> list[str]:
+        """Libraries that change the encoder's output (``meta.output_libraries``) whose version
+        differs from the one the finished record was computed with (its provenance)."""
+        assert encoder.meta is not None
+        recorded = (read_record(path).get("provenance") or {}).get("versions") or {}
+        changed = provenance.changed_libraries(recorded, encoder.meta.output_libraries)
+        if changed and self.cfg.progress:
+            print(f"{path}: recomputing, the encoder's libraries changed ({', '.join(changed)})")
+        return changed
+
     # ------------------------------------------------------------------------ one cell
     def run_cell(self, cell: Cell) -> tuple[str, Path]:
         """Run one cell unless finished; returns (status, result path)."""
@@ -208,7 +239,12 @@ class GridRunner:
         ckey = cell_key(cell, encoder, recommender, dataset, cfg)
         if unavailable is not None:  # the reason is part of the key: providing the file changes it
             ckey = key_hash({"cell_key": ckey, "unavailable": unavailable})
-        if is_complete(path, ckey, require_ok=unavailable is None):
+        else:
+            inputs = encoder.input_fingerprint()
+            if inputs:  # e.g. a precomputed feature file: replacing it in place makes the cell stale
+                ckey = key_hash({"cell_key": ckey, "inputs": inputs})
+        if is_complete(path, ckey, require_ok=unavailable is None) and not self.stale_libraries(
+                path, encoder):
             return "cached", path
         assert encoder.meta is not None and recommender.meta is not None
         base: dict[str, Any] = {
@@ -264,6 +300,7 @@ class GridRunner:
                             "cell_total_s": time.perf_counter() - t_start},
             "provenance": provenance.collect(),
         }
+        crash_point("cell")
         write_record(path, result)
         return "ok", path
 

@@ -34,14 +34,14 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.core.atomic import atomic_path, atomic_write_text, save_safetensors
+from benchmark.core.atomic import atomic_path, atomic_write_text, file_lock, save_safetensors
 from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import EmbeddingValidator
 from benchmark.core.training import lr_lambda
@@ -68,21 +68,6 @@ def alpha_at(cfg: dict[str, Any], step: int, steps_per_epoch: int) -> float:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, enabled: bool = True) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def save_weights(path: Path, state: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
     """Atomic safetensors write of a state dict (tensors made contiguous and unshared)."""
     save_safetensors(path, state, metadata or {})

@@ -11,8 +11,9 @@ import json
 import lzma
 import os
 import re
+import functools
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,19 +34,47 @@ class PickleRefusedError(ImportFormatError):
 
 
 # ----------------------------------------------------------------------------- reading
-def open_text(path: Path) -> io.TextIOBase:
-    """Open a text file, transparently decompressing ``.bz2``, ``.gz`` and ``.xz``."""
+class _Utf8Lines:
+    """Lines of a binary stream decoded one at a time, so a byte that is not UTF-8 is
+    reported with its file and line number."""
+
+    def __init__(self, raw: io.BufferedIOBase, path: Path) -> None:
+        self.raw, self.path, self.line = raw, path, 0
+
+    def readline(self) -> str:
+        return next(self, "")
+
+    def __iter__(self) -> _Utf8Lines:
+        return self
+
+    def __next__(self) -> str:
+        data = self.raw.readline()
+        if not data:
+            raise StopIteration
+        self.line += 1
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ImportFormatError(f"{self.path}, line {self.line}: not UTF-8 text (byte 0x{data[e.start]:02x} "
+                                    f"at column {e.start + 1}); the file must be UTF-8") from None
+
+    def __enter__(self) -> _Utf8Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.raw.close()
+
+
+def open_text(path: Path) -> _Utf8Lines:
+    """Open a text file, transparently decompressing ``.bz2``, ``.gz`` and ``.xz``; lines are
+    decoded as UTF-8 one at a time (errors name the line)."""
     path = Path(path)
     if not path.is_file():
         raise ImportFormatError(f"{path}: file not found")
     suffix = path.suffix.lower()
-    if suffix == ".bz2":
-        return io.TextIOWrapper(bz2.open(path, "rb"), encoding="utf-8", newline="")
-    if suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    if suffix == ".xz":
-        return io.TextIOWrapper(lzma.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+    opener = {".bz2": bz2.open, ".gz": gzip.open, ".xz": lzma.open}.get(suffix)
+    raw = opener(path, "rb") if opener else open(path, "rb")
+    return _Utf8Lines(raw, path)
 
 
 def sniff_delimiter(path: Path, header: str) -> str:
@@ -64,7 +93,16 @@ def read_table(path: Path, required: dict[str, Sequence[str]], optional: dict[st
     wrong number of fields or an empty required value raises :class:`ImportFormatError`
     naming the file and line.
     """
-    optional = optional or {}
+    try:
+        yield from _read_table(path, required, optional or {})
+    except (EOFError, OSError, lzma.LZMAError) as e:
+        raise ImportFormatError(f"{path}: the file is truncated or damaged ({type(e).__name__}: {e})") from None
+    except csv.Error as e:
+        raise ImportFormatError(f"{path}: malformed line ({e})") from None
+
+
+def _read_table(path: Path, required: dict[str, Sequence[str]], optional: dict[str, Sequence[str]],
+                ) -> Iterator[tuple[int, dict[str, str]]]:
     f = open_text(path)
     with f:
         header_line = f.readline()
@@ -271,19 +309,72 @@ def refuse_inputs_inside(out_root: str | Path, inputs: Sequence[str | Path | Non
                 f"writes and may replace; move the input out of it or choose another --out")
 
 
+#: what an import writes into its output folder; an existing folder holding anything else
+#: is the user's and is never replaced
+DATASET_ENTRIES = frozenset({"manifest.json", "tracks.csv", "playlists.csv", "checksums.csv", "audio",
+                             REPORT_NAME, "README.md", "artist_relations.csv"})
+_STAGED: dict[Path, Path] = {}  # staging folder -> the output folder it becomes
+
+
 def prepare_out_root(out_root: str | Path, overwrite: bool,
                      inputs: Sequence[str | Path | None] = ()) -> Path:
-    """Make ``out_root`` ready for a new dataset; ``inputs`` are the files and folders the
-    import reads, which must not lie inside it (:func:`refuse_inputs_inside`)."""
+    """A staging folder beside ``out_root`` that the import writes into; :func:`finish`
+    publishes it as ``out_root`` in one rename (an older dataset there is swapped out, never
+    half-replaced). ``inputs`` are the files and folders the import reads, which must not
+    lie inside ``out_root`` (:func:`refuse_inputs_inside`). A failed import leaves nothing:
+    wrap importers in :func:`staged`."""
     root = Path(out_root)
     refuse_inputs_inside(root, inputs)
-    if is_dataset_dir(root) and not overwrite:
-        raise ImportFormatError(f"{root}: already holds a dataset (manifest.json); pass overwrite=True to replace it")
-    if overwrite and (root / "audio").is_dir():
-        shutil.rmtree(root / "audio")
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "manifest.json").unlink(missing_ok=True)
+    if root.exists():
+        if not root.is_dir():
+            raise ImportFormatError(f"{root}: exists and is not a folder")
+        if is_dataset_dir(root) and not overwrite:
+            raise ImportFormatError(f"{root}: already holds a dataset (manifest.json); pass overwrite=True "
+                                    "(--overwrite) to replace it")
+        foreign = sorted(p.name for p in root.iterdir() if p.name not in DATASET_ENTRIES)
+        if foreign:
+            raise ImportFormatError(f"{root}: holds files that are not part of a dataset ({', '.join(foreign[:5])}"
+                                    f"{' …' if len(foreign) > 5 else ''}); choose an empty or new output folder")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.parent / f".{root.name}.importing-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    _STAGED[staging] = root
+    return staging
+
+
+def publish(staging: Path) -> Path:
+    """Move a finished staging folder to its output folder; returns the output folder."""
+    root = _STAGED.pop(staging, staging)
+    if root == staging:
+        return root
+    if root.exists():
+        old = root.parent / f".{root.name}.replaced-{os.getpid()}"
+        os.replace(root, old)
+        os.replace(staging, root)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, root)
     return root
+
+
+def staged(importer: Callable[..., Dataset]) -> Callable[..., Dataset]:
+    """Decorator: a failed import removes the staging folders it created (nothing half-written
+    and no empty output folder is left behind)."""
+
+    @functools.wraps(importer)
+    def run(*args: Any, **kwargs: Any) -> Dataset:
+        before = set(_STAGED)
+        try:
+            return importer(*args, **kwargs)
+        except BaseException:
+            for staging in set(_STAGED) - before:
+                _STAGED.pop(staging, None)
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    return run
 
 
 @dataclass
@@ -310,10 +401,16 @@ def finish(root: Path, *, name: str, source: str, sample_rate: int, clip_seconds
     report.counts["missing_audio"] = len(report.missing_audio)
     report.counts["unreadable_audio"] = len(report.unreadable_audio)
     params = {**params, "report": REPORT_NAME}
+    if not any(sp == "train" for _, sp, _ in ok):
+        raise ImportFormatError(f"{report.source} import: no training playlist is left (counts: {report.counts}); "
+                                "check the size options and the audio folder")
     write_dataset(root, name=name, source=source, sample_rate=sample_rate, clip_seconds=clip_seconds,
                   tracks=tracks, playlists=ok, params=params, extra_columns=extra_columns, card=card)
-    report.write(root, echo=echo)
-    return Dataset(root)
+    report.write(root, echo=False)
+    out = publish(root)
+    if echo:
+        report.echo(out / REPORT_NAME)
+    return Dataset(out)
 
 
 def nonempty(value: Any, default: str) -> str:

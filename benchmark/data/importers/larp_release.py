@@ -36,6 +36,7 @@ from .common import (
     finish,
     nonempty,
     prepare_out_root,
+    staged,
     read_table,
 )
 
@@ -94,6 +95,7 @@ def _record(path: Path, i: int, row_label: Any) -> str:
     return f"{path}, record {i} (index {row_label!r})" + (f", line {i + 2}" if path.suffix in {".csv", ".tsv"} else "")
 
 
+@staged
 def import_larp_release(release_dir: str | Path, audio_dir: str | Path, out_root: str | Path, *,
                         trust_pickle: bool = False, dataset: str | None = None,
                         splits: Sequence[str] = SPLITS, playlist_column: str | None = None,

@@ -40,6 +40,7 @@ from .common import (
     finish,
     nonempty,
     prepare_out_root,
+    staged,
     read_table,
     track_rng,
 )
@@ -64,6 +65,7 @@ def _parse_time(value: str, where: str) -> float:
         raise ImportFormatError(f"{where}: timestamp {value!r} is neither Unix seconds nor an ISO date-time") from None
 
 
+@staged
 def import_lastfm(events_path: str | Path, tracks_path: str | Path, audio_dir: str | Path, out_root: str | Path, *,
                   albums_path: str | Path | None = None, uris_path: str | Path | None = None,
                   n_train_users: int | None = 5_000, n_valid_users: int = 1_000, n_test_users: int = 1_000,

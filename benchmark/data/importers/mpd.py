@@ -38,6 +38,7 @@ from .common import (
     finish,
     nonempty,
     prepare_out_root,
+    staged,
 )
 
 TRACK_FIELDS = ("track_uri", "track_name", "artist_name", "album_name")
@@ -99,6 +100,7 @@ def read_slice(path: Path) -> list[tuple[int, list[dict[str, Any]]]]:
     return out
 
 
+@staged
 def import_mpd(slices_dir: str | Path, audio_dir: str | Path, out_root: str | Path, *,
                train_size: int = 100_000, valid_size: int = 1_000, test_size: int = 1_000,
                min_playlist_len: int = 10, max_playlist_len: int = 101, seed: int = 45,
