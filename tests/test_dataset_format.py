@@ -19,7 +19,7 @@ def _make(root, n_per_split=4, sr=8000):
         for i in range(n_per_split):
             tid = f"{split}-{i}"
             t = np.arange(sr * 2) / sr  # distinct audio per track: identical bytes across splits are leakage
-            sf.write(root / "audio" / f"{tid}.flac", 0.1 * np.sin(2 * np.pi * (200 + 50 * i + 7 * k) * t), sr)
+            sf.write(root / "audio" / f"{tid}.flac", 0.1 * np.sin(2 * np.pi * (200 + 50 * i + 7 * ((k + 3) % 4)) * t), sr)
             tracks.append(Track(tid, f"Song {i}", f"Artist {i % 2}", "Album A", f"audio/{tid}.flac", 0.5, split))
     playlists = [(f"p-{s}", s, [f"{s}-{i}" for i in range(n_per_split)]) for s in ("train", "valid", "test")]
     write_dataset(root, name="fixture", source="test", sample_rate=sr, clip_seconds=1.0,
