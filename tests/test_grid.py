@@ -132,3 +132,19 @@ def test_git_state_ignores_rewritten_result_files(tmp_path):
     assert len(state["commit"]) == 40 and state["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_state.__wrapped__(str(tmp_path))["dirty"] is True
+
+
+def test_records_carry_cost_and_encoder_metadata(tmp_path, tiny_size, tiny_dataset):
+    """Parameter count, embedding dim, seconds, peak memory; a cell that reuses cached
+    embeddings reports the cost recorded when they were made, marked as cached."""
+    _grid(tmp_path / "a", encoders=["bert-text"]).run()
+    first = read_record(next((tmp_path / "a").rglob("seed0.json")))
+    cost = first["cost"]
+    assert cost["encoder_parameters"] > 1_000_000 and cost["embedding_dim"] == 384
+    assert cost["encoder"]["measured"]["embed_test_s"] > 0 and not cost["encoder"]["cached"]
+    assert cost["peak_rss_mib"] > 100 and cost["peak_cuda_mib"] is None
+    meta = first["encoder"]["meta"]
+    assert meta["licence_code"] and meta["licence_weights"] and "torch" in meta["output_libraries"]
+    _grid(tmp_path / "b", encoders=["bert-text"]).run()  # same cache, new results folder
+    again = read_record(next((tmp_path / "b").rglob("seed0.json")))["cost"]["encoder"]
+    assert not again["measured"] and again["cached"]["embed_test_s"] == cost["encoder"]["measured"]["embed_test_s"]

@@ -78,6 +78,7 @@ class EmbeddingStore:
         self.progress = progress
         self.timings: dict[str, float] = {}
         self.fit_report: dict[str, Any] | None = None
+        self.cached_costs: dict[str, Any] = {}
         self._fitted = False
 
     @property
@@ -117,11 +118,13 @@ class EmbeddingStore:
         ids = self.dataset.track_ids(split)
         cached = _load_if_current(path, ids)
         if cached is not None:
+            self._note_cached(split)
             return ids, cached
         self.dir.mkdir(parents=True, exist_ok=True)
         with file_lock(self.dir / ".lock"):
             cached = _load_if_current(path, ids)  # written by another process meanwhile
             if cached is not None:
+                self._note_cached(split)
                 return ids, cached
             self._ensure_fitted()
             t0 = time.perf_counter()
@@ -138,7 +141,22 @@ class EmbeddingStore:
             save_embeddings(path, ids, vectors, {
                 "encoder": self.encoder.name,
                 "clips_per_s": f"{len(ids) / max(self.timings[f'embed_{split}_s'], 1e-9):.2f}"})
+            made = {**_read_json(self.dir / COST_FILE), f"embed_{split}_s": self.timings[f"embed_{split}_s"],
+                    f"embed_{split}_clips": len(ids)}
+            if "fit_s" in self.timings:
+                made["fit_s"] = self.timings["fit_s"]
+            atomic_write_text(self.dir / COST_FILE, json.dumps(made, indent=1, sort_keys=True) + "\n")
         return ids, vectors
+
+    def _note_cached(self, split: str) -> None:
+        """A split served from the cache: remember the cost recorded when it was made."""
+        made = _read_json(self.dir / COST_FILE)
+        self.cached_costs.update({k: v for k, v in made.items() if k.startswith(f"embed_{split}_") or k == "fit_s"})
+
+    def cost(self) -> dict[str, Any]:
+        """Seconds spent here (``fit_s``, ``embed_<split>_s``), and for what came from the
+        cache the seconds recorded when it was made, under ``cached``."""
+        return {"measured": dict(self.timings), "cached": dict(self.cached_costs)}
 
 
 def _load_if_current(path: Path, ids: list[str]) -> np.ndarray | None:
@@ -150,6 +168,13 @@ def _load_if_current(path: Path, ids: list[str]) -> np.ndarray | None:
     except Exception:  # a damaged cache file is recomputed, never trusted
         return None
     return vectors if cached_ids == ids else None
+
+
+COST_FILE = "cost.json"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return _read_report(path) or {}
 
 
 def _read_report(path: Path) -> dict[str, Any] | None:

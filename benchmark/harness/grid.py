@@ -147,6 +147,7 @@ class GridRunner:
         self._queries: dict[tuple[str, str], QuerySet] = {}
         self._stores: dict[tuple[str, str, int], EmbeddingStore] = {}
         self._sources: dict[str, str] = {}  # label -> the dataset folder it stands for
+        self._parameters: dict[str, int | None] = {}
         self._check_configs()
 
     def _check_configs(self) -> None:
@@ -210,6 +211,16 @@ class GridRunner:
                 encoder, self.dataset(dataset), seed, progress=self.cfg.progress,
                 fit_dataset=self.dataset(fit_dataset) if fit_dataset else None)
         return self._stores[key]
+
+    def parameter_count(self, encoder: Encoder) -> int | None:
+        """The encoder's parameter count (by its config; computed once per config)."""
+        key = key_hash({"name": encoder.name, "config": encoder.cache_config()})
+        if key not in self._parameters:
+            try:
+                self._parameters[key] = encoder.parameter_count()
+            except Exception:  # counting must never fail a finished cell
+                self._parameters[key] = None
+        return self._parameters[key]
 
     def stale_libraries(self, path: Path, encoder: Encoder) -> list[str]:
         """Libraries that change the encoder's output (``meta.output_libraries``) whose version
@@ -296,6 +307,9 @@ class GridRunner:
             "n_playlists": len(test.playlist_ids), "n_candidates": len(test.candidate_ids),
             "per_playlist": {"playlist_ids": test.playlist_ids, **{m: v for m, v in per_playlist.items()}},
             "encoder_fit": store.fit_report, "recommender_fit": fit_report,
+            "cost": {"encoder_parameters": self.parameter_count(encoder), "embedding_dim": int(test_vecs.shape[1]),
+                     "encoder": store.cost(), "recommender_fit_s": fit_s, "score_s": score_s,
+                     **peak_memory()},
             "wall_time_s": {**store.timings, "recommender_fit_s": fit_s, "score_s": score_s,
                             "cell_total_s": time.perf_counter() - t_start},
             "provenance": provenance.collect(),
@@ -322,6 +336,20 @@ class GridRunner:
                 status = "failed"
             outcome[status].append(cell)
         return outcome
+
+
+def peak_memory() -> dict[str, float | None]:
+    """Peak resident memory of this process so far (MiB; the grid process runs many cells,
+    so it is an upper bound for the cell), and peak CUDA memory when CUDA was used."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out: dict[str, float | None] = {"peak_rss_mib": rss / (1024 * 1024 if sys.platform == "darwin" else 1024)}
+    torch = sys.modules.get("torch")
+    cuda = torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized()
+    out["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
+    return out
 
 
 def verify_content_hash(dataset: Dataset, name: str, size: str) -> None:
