@@ -148,3 +148,23 @@ def test_records_carry_cost_and_encoder_metadata(tmp_path, tiny_size, tiny_datas
     _grid(tmp_path / "b", encoders=["bert-text"]).run()  # same cache, new results folder
     again = read_record(next((tmp_path / "b").rglob("seed0.json")))["cost"]["encoder"]
     assert not again["measured"] and again["cached"]["embed_test_s"] == cost["encoder"]["measured"]["embed_test_s"]
+
+
+def test_cells_keep_their_rankings(tmp_path, tiny_size, tiny_dataset):
+    """The top-40 of every test playlist is stored beside the record; the record's
+    per-playlist metrics follow from it (hits counted here by hand)."""
+    from benchmark.core.rankings import load_rankings, rankings_path
+
+    _grid(tmp_path / "r").run()
+    path = next((tmp_path / "r").rglob("seed0.json"))
+    res = read_record(path)
+    rk = load_rankings(rankings_path(path))
+    assert res["rankings"]["file"] == rankings_path(path).name and res["rankings"]["k"] == 40
+    assert rk.playlist_ids == res["per_playlist"]["playlist_ids"] and rk.topk.shape == (len(rk.playlist_ids), 40)
+    test_ids = tiny_dataset.track_ids("test")
+    assert rk.n_candidates == len(test_ids)
+    assert [rk.artists[a] for a in rk.candidate_artist] == [tiny_dataset.tracks[t].artist for t in test_ids]
+    for i, (top, seeds, truth) in enumerate(zip(rk.topk, rk.seeds, rk.truth)):
+        assert not set(top[:10]) & set(seeds)  # seeds are masked
+        hits = len(set(top[:10]) & set(truth))
+        assert res["per_playlist"]["recall@10"][i] == pytest.approx(hits / len(truth))

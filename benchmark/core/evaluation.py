@@ -34,8 +34,17 @@ def evaluate_recommender(recommender: Scorer, queries: QuerySet,
     if candidate_vectors.shape[0] != len(queries.candidate_ids):
         raise ValueError(f"{candidate_vectors.shape[0]} candidate vectors for "
                          f"{len(queries.candidate_ids)} candidates of split {queries.split!r}")
-    topk = rank(recommender.score, queries.seeds, candidate_vectors, k=max(ks), batch_size=batch_size)
-    return evaluate(topk, queries.ground_truth, ks)
+    return evaluate(rank_queries(recommender, queries, candidate_vectors, max(ks), batch_size),
+                    queries.ground_truth, ks)
+
+
+def rank_queries(recommender: Scorer, queries: QuerySet, candidate_vectors: np.ndarray, k: int = max(KS),
+                 batch_size: int = 256) -> np.ndarray:
+    """The masked top-``k`` candidate positions of every query ``[len(queries), k]``."""
+    if candidate_vectors.shape[0] != len(queries.candidate_ids):
+        raise ValueError(f"{candidate_vectors.shape[0]} candidate vectors for "
+                         f"{len(queries.candidate_ids)} candidates of split {queries.split!r}")
+    return rank(recommender.score, queries.seeds, candidate_vectors, k=k, batch_size=batch_size)
 
 
 def make_validator(queries: QuerySet, candidate_vectors: np.ndarray,

@@ -21,12 +21,13 @@ import numpy as np
 
 from benchmark.core import provenance
 from benchmark.core.cache import key_hash
-from benchmark.core.dataset import Dataset, DatasetError, content_hash, is_dataset_dir
-from benchmark.core.evaluation import evaluate_recommender, make_validator
+from benchmark.core.dataset import Dataset, DatasetError, content_hash, is_dataset_dir, sha256_file
+from benchmark.core.evaluation import make_validator, rank_queries
 from benchmark.core.faults import crash_point
-from benchmark.core.metrics import bootstrap_ci
+from benchmark.core.metrics import bootstrap_ci, evaluate
 from benchmark.core.profiles import get_profile
 from benchmark.core.protocol import QuerySet, build_queries
+from benchmark.core.rankings import rankings_path, save_rankings
 from benchmark.core.results import (
     PROTOCOL_VERSION,
     Cell,
@@ -297,8 +298,11 @@ class GridRunner:
         else:
             fit_s = 0.0
         t0 = time.perf_counter()
-        per_playlist = evaluate_recommender(recommender, test, test_vecs)
+        topk = rank_queries(recommender, test, test_vecs)
+        per_playlist = evaluate(topk, test.ground_truth)
         score_s = time.perf_counter() - t0
+        ranked = save_rankings(rankings_path(path), test.playlist_ids, topk, test.seeds, test.ground_truth,
+                               [dataset.tracks[t].artist for t in test.candidate_ids])
         metrics = {m: float(v.mean()) for m, v in per_playlist.items()}
         ci95 = {m: bootstrap_ci(v, n_boot=cfg.n_bootstrap, seed=cell.seed) for m, v in per_playlist.items()}
         result = {
@@ -306,6 +310,7 @@ class GridRunner:
             "metrics": metrics, "ci95": ci95,
             "n_playlists": len(test.playlist_ids), "n_candidates": len(test.candidate_ids),
             "per_playlist": {"playlist_ids": test.playlist_ids, **{m: v for m, v in per_playlist.items()}},
+            "rankings": {"file": ranked.name, "k": int(topk.shape[1]), "sha256": sha256_file(ranked)},
             "encoder_fit": store.fit_report, "recommender_fit": fit_report,
             "cost": {"encoder_parameters": self.parameter_count(encoder), "embedding_dim": int(test_vecs.shape[1]),
                      "encoder": store.cost(), "recommender_fit_s": fit_s, "score_s": score_s,
