@@ -34,7 +34,7 @@ class EncoderMeta:
     description: str
     dim: int | None  # None: depends on config; :meth:`Encoder.output_dim` tells
     sample_rate: int | None  # audio rate the model consumes; None for text-only
-    modalities: tuple[str, ...]  # ("audio",), ("text",), ("audio", "text"), ("precomputed",)
+    modalities: tuple[str, ...]  # ("audio",), ("text",), ("audio", "text"), ("precomputed",), ("none",)
     trains: bool  # fits on the dataset (train side or pre-training pool) before embedding
     trains_on: str  # e.g. "nothing", "pretrain pool", "train split audio-caption pairs"
     weights: str  # where initial weights come from, e.g. "random init", "packaged all-MiniLM-L6-v2"

@@ -20,7 +20,7 @@ except ImportError:  # tests/ not importable as a package: pytest put it on sys.
     from _fixture_tiny import fallback_tiny_dataset, resolve_tiny_dataset  # noqa: F401
 
 NAMES = REGISTRY.names()
-MODALITIES = {"audio", "text", "precomputed"}
+MODALITIES = {"audio", "text", "precomputed", "none"}
 PROFILES = ("ci", "quick", "paper")
 
 
