@@ -19,7 +19,8 @@ STUDIES = [
     Study(
         name="table2", title="Table 2: encoders × cold-start recommenders",
         blocks=(Block(),),  # every encoder and recommender of the profile, on its datasets
-        outputs=(Output("table2.md", "benchmark.reports.tables:write_table2"),),
+        outputs=(Output("table2.md", "benchmark.reports.tables:write_table2"),
+                 Output("quality_cost.png", "benchmark.reports.cost:write_quality_cost")),
         paper="table2_main",
         description="Every registered encoder of the profile with ItemKNN, DropoutNet and CLCRec."),
     Study(
