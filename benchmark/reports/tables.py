@@ -16,7 +16,7 @@ import numpy as np
 from tabulate import tabulate
 
 from benchmark.core.metrics import bootstrap_ci
-from benchmark.core.results import iter_records, iter_results
+from benchmark.core.results import RecordError, iter_records, iter_results
 from benchmark.core.stats import Family, compare_all, seed_spread
 
 PAPER_METRICS = ("R@10", "N@10", "R@20", "N@20", "R@40", "N@40")
@@ -38,14 +38,15 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 
 # ------------------------------------------------------------------------------ loading
 def load_cells(results_dir: Path, profile: str, cross_dataset: bool = False,
-               ) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+               errors: list[RecordError] | None = None) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """Grid results grouped by (dataset, encoder, recommender), all seeds together.
 
     Cells whose encoder was trained on another dataset (Table 4) are left out unless
-    ``cross_dataset``; then their encoder key is ``<encoder>@<train dataset>``.
+    ``cross_dataset``; then their encoder key is ``<encoder>@<train dataset>``. Unreadable
+    files raise, unless ``errors`` is given (then they are listed there and skipped).
     """
     cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for _, res in iter_results(results_dir, profile):
+    for _, res in iter_results(results_dir, profile, errors=errors):
         c = res["cell"]
         if c.get("variant"):  # a study's variant axis (Figure 4), not a Table 2 row
             continue
@@ -70,11 +71,11 @@ def seed_averaged(results: list[dict[str, Any]], metric: str) -> np.ndarray | No
 
 
 # ------------------------------------------------------------------------------ Table 1
-def render_table1(results_dir: Path, profile: str) -> str:
+def render_table1(results_dir: Path, profile: str, errors: list[RecordError] | None = None) -> str:
     paper = paper_numbers()["table1_dataset_stats"]
     rows = []
     encoders = set()
-    for r in iter_records(Path(results_dir), profile, kinds=("dataset_stats",)):
+    for r in iter_records(Path(results_dir), profile, kinds=("dataset_stats",), errors=errors):
         s = r["stats"]
         encoders.add(f"{r['homogeneity_encoder']['name']} v{r['homogeneity_encoder']['version']}")
         rows.append([r["cell"]["dataset"], s["train_tracks"], s["test_playlists"], s["eval_tracks"],
@@ -103,9 +104,11 @@ def _row_label(res: dict[str, Any]) -> str:
     return meta.get("paper_row") or meta["name"]
 
 
-def table2_data(results_dir: Path, profile: str) -> dict[str, Any]:
-    """Everything Table 2 shows, as data: per (recommender, encoder, dataset) values and CIs."""
-    cells = load_cells(results_dir, profile)
+def table2_data(results_dir: Path, profile: str, errors: list[RecordError] | None = None,
+                comparisons: bool = True) -> dict[str, Any]:
+    """Everything Table 2 shows, as data: per (recommender, encoder, dataset) values and CIs,
+    and (with ``comparisons``) the all-pairs comparisons of each dataset × recommender × metric."""
+    cells = load_cells(results_dir, profile, errors=errors)
     datasets = sorted({d for d, _, _ in cells})
     rec_labels: dict[str, str] = {}
     enc_info: dict[str, dict[str, Any]] = {}
@@ -135,7 +138,7 @@ def table2_data(results_dir: Path, profile: str) -> dict[str, Any]:
                 entry[pm + "_seeds"] = seed_spread([float(x["metrics"][om]) for x in ok])
         values[d, e, r] = entry
     return {"datasets": datasets, "recommenders": rec_labels, "encoders": enc_info, "values": values,
-            "families": _families(values)}
+            "families": _families(values) if comparisons else {}}
 
 
 def _families(values: dict[tuple[str, str, str], dict[str, Any]]) -> dict[tuple[str, str, str], Family]:
@@ -266,10 +269,11 @@ def _provenance_notes(data: dict[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ Table 4
-def render_table4(results_dir: Path, profile: str, recommender: str = "itemknn") -> str:
+def render_table4(results_dir: Path, profile: str, recommender: str = "itemknn",
+                  errors: list[RecordError] | None = None) -> str:
     """Cross-dataset generalisation: each encoder trained on one dataset, tested on another,
     beside the same encoder trained and tested in-domain (paper Table 4, ItemKNN)."""
-    cells = load_cells(results_dir, profile, cross_dataset=True)
+    cells = load_cells(results_dir, profile, cross_dataset=True, errors=errors)
     paper = paper_numbers()["table4_generalization_on_LFM"]
     rows = []
     for (d, _enc, r), results in sorted(cells.items(), key=lambda kv: kv[0]):
