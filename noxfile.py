@@ -133,6 +133,16 @@ def regression(session: nox.Session) -> None:
 
 
 @nox.session
+def report(session: nox.Session) -> None:
+    """The HTML report of a profile's results (records only, no rerun):
+    ``nox -s report -- [--profile P] [--results DIR] [--out FILE] [--compare-with DIR]`` (default
+    quick) writes ``results/<profile>/report.html``; see docs/report.md."""
+    _project_env(session)
+    profile, rest = _profile(session)
+    _larpbench(session, "report", "--profile", profile, *rest)
+
+
+@nox.session
 def reproduce_table3(session: nox.Session) -> None:
     """Table 3 (LARP ablation with ItemKNN) for a profile (default quick)."""
     _study(session, "table3")

@@ -279,6 +279,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if drifts else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """One self-contained HTML file from the records of a profile; with ``--compare-with`` the
+    regression check (harness) runs here, in the CLI layer, and its outcome goes in as data."""
+    from benchmark.reports.html import write_report
+
+    results = Path(args.results)
+    _require_records(results, args.profile)
+    regression = None
+    if args.compare_with:
+        from benchmark.harness.regression import DEFAULT_TOLERANCE, TRAINED_TOLERANCE, compare
+
+        regression = {"baseline": str(results / args.profile), "new": str(Path(args.compare_with) / args.profile),
+                      "tolerance": DEFAULT_TOLERANCE, "trained_tolerance": TRAINED_TOLERANCE}
+        try:
+            regression["drifts"] = [str(d) for d in compare(results, Path(args.compare_with), profile=args.profile)]
+        except (FileNotFoundError, ValueError, OSError) as e:
+            regression["error"] = str(e)
+    out = Path(args.out) if args.out else results / args.profile / "report.html"
+    write_report(results, args.profile, out, regression=regression)
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
+    if regression is not None:
+        status = regression.get("error") or f"{len(regression['drifts'])} drift(s)"
+        print(f"regression check: {status}")
+    return 0
+
+
 # ------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from benchmark import __version__
@@ -410,6 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "(Figure 4 results → grid cells, LARP stage logs → training records)")
     y.add_argument("--results", default="results")
     y.set_defaults(func=cmd_results_migrate)
+
+    r = sub.add_parser("report", help="one self-contained HTML report of a profile's results (tables, "
+                       "comparisons, cards, diagnostics, provenance)")
+    r.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    r.add_argument("--results", default="results", help="results folder (default: results)")
+    r.add_argument("--out", help="the HTML file (default: <results>/<profile>/report.html)")
+    r.add_argument("--compare-with", metavar="DIR",
+                   help="also run the regression check: --results (baseline) against the results in DIR")
+    r.set_defaults(func=cmd_report)
 
     c = sub.add_parser("compare", help="compare result files against a baseline (regression check)")
     c.add_argument("baseline")

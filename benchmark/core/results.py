@@ -351,9 +351,11 @@ def iter_records(results_dir: Path, profile: str | None = None, kinds: Iterable[
             yield rec
 
 
-def iter_results(results_dir: Path, profile: str | None = None) -> Iterator[tuple[Path, Record]]:
-    """``(path, record)`` of every grid cell record (kind ``cell``)."""
-    for rec in iter_records(results_dir, profile, kinds=("cell",)):
+def iter_results(results_dir: Path, profile: str | None = None,
+                 errors: list[RecordError] | None = None) -> Iterator[tuple[Path, Record]]:
+    """``(path, record)`` of every grid cell record (kind ``cell``); ``errors`` as in
+    :func:`iter_records`."""
+    for rec in iter_records(results_dir, profile, kinds=("cell",), errors=errors):
         assert rec.path is not None
         yield rec.path, rec
 

@@ -43,11 +43,12 @@ def _profiles_in(results_dir: Path) -> list[str]:
         if base.is_dir() else []
 
 
-def table3_data(results_dir: Path, profile: str) -> dict[str, Any]:
-    """Table 3 as data: per dataset, per row label, the Table-2 entry of the ItemKNN cell."""
+def table3_data(results_dir: Path, profile: str, errors: list[Any] | None = None) -> dict[str, Any]:
+    """Table 3 as data: per dataset, per row label, the Table-2 entry of the ItemKNN cell
+    (``errors``: list unreadable record files there instead of raising)."""
     from benchmark.reports.tables import table2_data
 
-    data = table2_data(Path(results_dir), profile)
+    data = table2_data(Path(results_dir), profile, errors=errors, comparisons=False)
     recs = [r for r, label in data["recommenders"].items() if label == "ItemKNN"]
     out: dict[str, Any] = {"datasets": data["datasets"], "rows": {}, "encoders": {}, "paper_column": {}}
     for d in data["datasets"]:
@@ -66,7 +67,8 @@ def table3_data(results_dir: Path, profile: str) -> dict[str, Any]:
     return out
 
 
-def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: bool = True) -> str:
+def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: bool = True,
+                  errors: list[Any] | None = None) -> str:
     """Table 3 (ablation, ItemKNN) for ``profile`` (every profile found when ``None``)."""
     from tabulate import tabulate
 
@@ -80,7 +82,7 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
     paper = paper_numbers()["table3_ablation_itemknn"]
     parts = []
     for prof in profiles:
-        data = table3_data(results_dir, prof)
+        data = table3_data(results_dir, prof, errors=errors)
         out = [f"Table 3 — ablation with ItemKNN (profile {prof}); each cell: ours [95% CI] (paper)", ""]
         notes: list[str] = []
         for d in data["datasets"]:

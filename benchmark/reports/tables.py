@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from benchmark.core.metrics import bootstrap_ci, paired_permutation_test
-from benchmark.core.results import iter_records, iter_results
+from benchmark.core.metrics import bootstrap_ci
+from benchmark.core.results import RecordError, iter_records, iter_results
+from benchmark.core.stats import Family, compare_all, seed_spread
 
 PAPER_METRICS = ("R@10", "N@10", "R@20", "N@20", "R@40", "N@40")
 OUR_METRIC = {"R@10": "recall@10", "N@10": "ndcg@10", "R@20": "recall@20",
@@ -37,14 +38,15 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 
 # ------------------------------------------------------------------------------ loading
 def load_cells(results_dir: Path, profile: str, cross_dataset: bool = False,
-               ) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+               errors: list[RecordError] | None = None) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """Grid results grouped by (dataset, encoder, recommender), all seeds together.
 
     Cells whose encoder was trained on another dataset (Table 4) are left out unless
-    ``cross_dataset``; then their encoder key is ``<encoder>@<train dataset>``.
+    ``cross_dataset``; then their encoder key is ``<encoder>@<train dataset>``. Unreadable
+    files raise, unless ``errors`` is given (then they are listed there and skipped).
     """
     cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for _, res in iter_results(results_dir, profile):
+    for _, res in iter_results(results_dir, profile, errors=errors):
         c = res["cell"]
         if c.get("variant"):  # a study's variant axis (Figure 4), not a Table 2 row
             continue
@@ -69,11 +71,11 @@ def seed_averaged(results: list[dict[str, Any]], metric: str) -> np.ndarray | No
 
 
 # ------------------------------------------------------------------------------ Table 1
-def render_table1(results_dir: Path, profile: str) -> str:
+def render_table1(results_dir: Path, profile: str, errors: list[RecordError] | None = None) -> str:
     paper = paper_numbers()["table1_dataset_stats"]
     rows = []
     encoders = set()
-    for r in iter_records(Path(results_dir), profile, kinds=("dataset_stats",)):
+    for r in iter_records(Path(results_dir), profile, kinds=("dataset_stats",), errors=errors):
         s = r["stats"]
         encoders.add(f"{r['homogeneity_encoder']['name']} v{r['homogeneity_encoder']['version']}")
         rows.append([r["cell"]["dataset"], s["train_tracks"], s["test_playlists"], s["eval_tracks"],
@@ -102,9 +104,11 @@ def _row_label(res: dict[str, Any]) -> str:
     return meta.get("paper_row") or meta["name"]
 
 
-def table2_data(results_dir: Path, profile: str) -> dict[str, Any]:
-    """Everything Table 2 shows, as data: per (recommender, encoder, dataset) values and CIs."""
-    cells = load_cells(results_dir, profile)
+def table2_data(results_dir: Path, profile: str, errors: list[RecordError] | None = None,
+                comparisons: bool = True) -> dict[str, Any]:
+    """Everything Table 2 shows, as data: per (recommender, encoder, dataset) values and CIs,
+    and (with ``comparisons``) the all-pairs comparisons of each dataset × recommender × metric."""
+    cells = load_cells(results_dir, profile, errors=errors)
     datasets = sorted({d for d, _, _ in cells})
     rec_labels: dict[str, str] = {}
     enc_info: dict[str, dict[str, Any]] = {}
@@ -122,7 +126,8 @@ def table2_data(results_dir: Path, profile: str) -> dict[str, Any]:
             enc_info[e]["trained_on"][d] = " then ".join(chain)
         ok = [x for x in results if x.get("status") == "ok"]
         entry: dict[str, Any] = {"status": "ok" if ok else results[0].get("status"),
-                                 "reason": results[0].get("reason"), "seeds": sorted(x["cell"]["seed"] for x in ok)}
+                                 "reason": results[0].get("reason"), "seeds": sorted(x["cell"]["seed"] for x in ok),
+                                 "records": results}
         if ok:
             for pm, om in OUR_METRIC.items():
                 per = seed_averaged(results, om)
@@ -130,15 +135,52 @@ def table2_data(results_dir: Path, profile: str) -> dict[str, Any]:
                 entry[pm] = float(per.mean())
                 entry[pm + "_ci"] = bootstrap_ci(per, seed=0)
                 entry[pm + "_per_playlist"] = per
+                entry[pm + "_seeds"] = seed_spread([float(x["metrics"][om]) for x in ok])
         values[d, e, r] = entry
-    return {"datasets": datasets, "recommenders": rec_labels, "encoders": enc_info, "values": values}
+    return {"datasets": datasets, "recommenders": rec_labels, "encoders": enc_info, "values": values,
+            "families": _families(values) if comparisons else {}}
+
+
+def _families(values: dict[tuple[str, str, str], dict[str, Any]]) -> dict[tuple[str, str, str], Family]:
+    """All-pairs comparisons (:func:`benchmark.core.stats.compare_all`: sign-flip tests, Holm,
+    paired-bootstrap intervals, letters) of the ``ok`` rows of each dataset × recommender ×
+    metric, keyed ``(dataset, recommender, paper metric)``; families of one row are left out."""
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for (d, e, r), v in values.items():
+        if v.get("status") == "ok":
+            groups[d, r][e] = v
+    out: dict[tuple[str, str, str], Family] = {}
+    for (d, r), rows in sorted(groups.items()):
+        if len(rows) < 2:
+            continue
+        _check_paired(d, r, rows)
+        for pm in PAPER_METRICS:
+            out[d, r, pm] = compare_all({e: v[pm + "_per_playlist"] for e, v in rows.items()})
+    return out
+
+
+def _check_paired(dataset: str, rec: str, rows: dict[str, dict[str, Any]]) -> None:
+    """Rows of a family must be evaluated on the same playlists in the same order."""
+    ids = {}
+    for e, v in rows.items():
+        first = next(x for x in v["records"] if x.get("status") == "ok")
+        ids[e] = tuple((first.get("per_playlist") or {}).get("playlist_ids") or ())
+    if len(set(ids.values())) > 1:
+        raise ValueError(f"{dataset} / {rec}: encoders were evaluated on different playlists "
+                         f"({', '.join(sorted(ids))}); paired comparisons need the same test playlists")
+
+
+def letters(data: dict[str, Any], dataset: str, encoder: str, rec: str, metric: str) -> str:
+    """The significance-group letters of a Table 2 cell ("" when it has none)."""
+    fam = data["families"].get((dataset, rec, metric))
+    return fam.letters.get(encoder, "") if fam is not None else ""
 
 
 def render_table2(results_dir: Path, profile: str, with_ci: bool = True) -> str:
     data = table2_data(results_dir, profile)
     paper = paper_numbers()["table2_main"]
     out = [f"Table 2 — cold-start playlist continuation (profile {profile}); "
-           "each cell: ours [95% CI] (paper)", ""]
+           "each cell: ours [95% CI] letters (paper)", ""]
     notes: list[str] = []
     rec_order = sorted(data["recommenders"], key=lambda r: (
         PAPER_RECOMMENDER_ORDER.index(data["recommenders"][r])
@@ -169,7 +211,11 @@ def render_table2(results_dir: Path, profile: str, with_ci: bool = True) -> str:
                     else:
                         lo, hi = entry[pm + "_ci"]
                         ci = f" [{lo:.4f}, {hi:.4f}]" if with_ci else ""
-                        row.append(f"{entry[pm]:.4f}{ci}{ptxt}")
+                        lt = letters(data, d, e, r, pm)
+                        spread = entry.get(pm + "_seeds")
+                        sd = (f" {{seeds: {spread[0]:.4f} ± {spread[1]:.4f}, n={len(entry['seeds'])}}}"
+                              if spread else "")
+                        row.append(f"{entry[pm]:.4f}{ci}{' ' + lt if lt else ''}{sd}{ptxt}")
                 rows.append(row)
             sig = _significance_note(data, d, r)
             if sig:
@@ -180,19 +226,24 @@ def render_table2(results_dir: Path, profile: str, with_ci: bool = True) -> str:
     out.append("- R = recall@K = hits/|GT| (paper definition); N = NDCG@K with IDCG over min(|GT|,K); "
                "CI = percentile bootstrap over test playlists; paper numbers are from real MPD/LFM and "
                "are not expected to match generated data.")
+    out.append("- Letters: within a dataset, recommender and metric, rows sharing a letter are not "
+               "distinguishable (paired sign-flip tests over playlists between every pair of rows, Holm-"
+               "corrected over the pairs, α = 0.05); 'a' marks the group of the best row; rows not run or "
+               "unavailable get none. Where a row has several seeds, {seeds: mean ± sd, n} is the spread "
+               "of its mean over seeds, apart from the playlist interval. docs/report.md has the formulas.")
     return "\n".join(out)
 
 
 def _significance_note(data: dict[str, Any], dataset: str, rec: str) -> str | None:
-    ranked = sorted(((v["R@10"], e, v) for (d, e, r), v in data["values"].items()
-                     if d == dataset and r == rec and v.get("status") == "ok"),
-                    key=lambda t: -t[0])
-    if len(ranked) < 2:
+    fam = data["families"].get((dataset, rec, "R@10"))
+    if fam is None:
         return None
-    (b, be, bv), (s, se, sv) = ranked[0], ranked[1]
-    p = paired_permutation_test(bv["R@10_per_playlist"], sv["R@10_per_playlist"])
-    return (f"best R@10 {be} ({b:.4f}) vs second {se} ({s:.4f}): paired sign-flip permutation "
-            f"test over playlists p = {p:.4g}")
+    best, second = fam.order[:2]
+    c = fam.pair(best, second)
+    assert c is not None
+    return (f"best R@10 {best} ({fam.means[best]:.4f}) vs second {second} ({fam.means[second]:.4f}): "
+            f"difference {c.diff:+.4f} [{c.ci[0]:+.4f}, {c.ci[1]:+.4f}], sign-flip p = {c.p:.4g}, "
+            f"Holm-adjusted over {len(fam.comparisons)} pairs p = {c.p_holm:.4g}")
 
 
 def _provenance_notes(data: dict[str, Any]) -> list[str]:
@@ -218,10 +269,11 @@ def _provenance_notes(data: dict[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ Table 4
-def render_table4(results_dir: Path, profile: str, recommender: str = "itemknn") -> str:
+def render_table4(results_dir: Path, profile: str, recommender: str = "itemknn",
+                  errors: list[RecordError] | None = None) -> str:
     """Cross-dataset generalisation: each encoder trained on one dataset, tested on another,
     beside the same encoder trained and tested in-domain (paper Table 4, ItemKNN)."""
-    cells = load_cells(results_dir, profile, cross_dataset=True)
+    cells = load_cells(results_dir, profile, cross_dataset=True, errors=errors)
     paper = paper_numbers()["table4_generalization_on_LFM"]
     rows = []
     for (d, _enc, r), results in sorted(cells.items(), key=lambda kv: kv[0]):
