@@ -5,13 +5,14 @@ Each setting runs the encoder (``fit`` on the pre-training pool, then ``embed``)
 process with the run-time dispatch of every library on its path pushed somewhere else:
 numpy's SIMD loops (``NPY_DISABLE_CPU_FEATURES``), glibc's libm variants (the FMA/AVX2
 ``exp``/``log``/``pow``/``sin``... chosen through ``GLIBC_TUNABLES``), OpenBLAS's kernels
-(``OPENBLAS_CORETYPE``) and ATen's (``ATEN_CPU_CAPABILITY``). The pool statistics (a function
-of every pool clip's raw descriptors) and the standardised embeddings must be byte-identical to the default run. The FFT inside essentia
-is its statically linked FFTW 3.3.2 (SSE2 codelets only, plans made with ``FFTW_ESTIMATE``),
-which has no run-time dispatch beyond SSE2 and no timing-dependent plans.
+(``OPENBLAS_CORETYPE``) and ATen's (``ATEN_CPU_CAPABILITY``). The pool statistics (a
+function of every pool clip's descriptors) and the standardised embeddings must be
+byte-identical to the default run's. The FFT inside essentia is its statically linked
+FFTW 3.3.2 (SSE2 codelets only, evidently planned with ``FFTW_ESTIMATE``): no run-time
+dispatch beyond SSE2 and no timing-dependent plans. See docs/baselines.md.
 
-Environment variables a machine does not know are ignored, so the test is safe anywhere;
-it only checks something where the variables take effect (x86-64, glibc).
+x86-64 only (the settings are x86-64 ones); the test checks that numpy's setting took
+effect, and glibc ignores tunables it does not know.
 """
 
 from __future__ import annotations
