@@ -40,6 +40,10 @@ def test_result_file_carries_provenance(tmp_path, tiny_size, tiny_dataset):
     for key in ("git", "versions", "device", "python", "timestamp"):
         assert key in res["provenance"]
     assert res["provenance"]["versions"]["numpy"] == np.__version__
+    cpu = res["provenance"]["device"]["cpu_identity"]  # what to compare when machines disagree
+    assert set(cpu) == {"model", "flags", "libc"}
+    if os.path.exists("/proc/cpuinfo"):
+        assert cpu["model"] and isinstance(cpu["flags"], list)
     assert res["encoder"]["meta"]["name"] == "melstats" and "config" in res["encoder"]
     assert res["recommender"]["config"]["pooling"] == "sum"
     n = res["n_playlists"]

@@ -62,8 +62,31 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
+#: instruction-set flags that change which kernels numeric libraries pick
+DISPATCH_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "amx_tile")
+
+
+def cpu_identity() -> dict[str, Any]:
+    """CPU model, the dispatch-relevant instruction-set flags and the C library version:
+    what to compare when numbers differ between machines (Linux; elsewhere what is known)."""
+    out: dict[str, Any] = {"model": None, "flags": None, "libc": " ".join(platform.libc_ver()).strip() or None}
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and out["model"] is None:
+            out["model"] = value.strip()
+        if key.strip() == "flags" and out["flags"] is None:
+            have = set(value.split())
+            out["flags"] = [f for f in DISPATCH_FLAGS if f in have]
+    return out
+
+
 def device_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "gpu": None}
+    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "gpu": None,
+                            "cpu_identity": cpu_identity()}
     try:
         import os
 
