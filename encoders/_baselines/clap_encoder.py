@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.core.dataset import Dataset
-from encoders.base import Encoder, EncoderUnavailable
+from encoders.base import EmbedStages, Encoder, EncoderUnavailable, audio_stages
 
 EMBEDDINGS = ("audio", "text", "mean")
 
@@ -228,6 +228,15 @@ class ClapEncoderBase(Encoder):
             else:
                 raise RuntimeError(f"{self.name}: call fit(dataset, seed=..., workdir=...) before embed()")
         return self._model
+
+    def embed_stages(self, dataset: Dataset) -> EmbedStages | None:
+        if self.config["embedding"] != "audio":
+            return None  # the text tower takes captions: whole pipeline only
+        model = self._ensure_model().eval()
+        cfg, dev = self.htsat_config, self._device()
+        return audio_stages(cfg.sample_rate, cfg.clip_seconds, int(self.config["embed_batch_size"]),
+                            lambda w: w.to(dev), model.embed_audio, pad=self.config["pad"],
+                            note="HTS-AT computes its own spectrogram: the forward holds it")
 
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
