@@ -205,6 +205,13 @@ def encoder_timings(enc: Any, dataset: Dataset, ids: Sequence[str], repeats: int
     """Seconds for ``embed`` whole and, where it splits, front end and forward alone, on the
     same clips (after one warm-up ``embed`` of two clips); the least of ``repeats`` runs,
     interleaved, so a busy moment of a shared machine hits one run, not one stage."""
+    from encoders._audio import torch_threads
+
+    with torch_threads(enc.config.get("num_threads")):  # the thread count embed() itself sets
+        return _encoder_timings(enc, dataset, ids, repeats)
+
+
+def _encoder_timings(enc: Any, dataset: Dataset, ids: Sequence[str], repeats: int) -> dict[str, Any]:
     enc.embed(dataset, list(ids[:2]))  # lazy modules, oneDNN primitives
     out: dict[str, Any] = {"clips": len(ids), "repeats": repeats}
     stages = enc.embed_stages(dataset)
