@@ -43,12 +43,12 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int) -> np.n
     mask_list = [np.asarray(x, dtype=np.int64).ravel() for x in masks]
     if len(mask_list) != n:
         raise ValueError(f"{len(mask_list)} masks for {n} rows")
-    for i, x in enumerate(mask_list):
-        if x.size and (x.min() < -m or x.max() >= m):
-            raise IndexError(f"mask of row {i} holds an index outside 0..{m - 1}")
-        if x.size and x.min() < 0:
-            mask_list[i] = np.where(x < 0, x + m, x)
     lens = np.fromiter((len(x) for x in mask_list), dtype=np.int64, count=n)
+    mask_cols = np.concatenate(mask_list) if lens.sum() else np.zeros(0, dtype=np.int64)
+    if mask_cols.size and (mask_cols.min() < -m or mask_cols.max() >= m):
+        bad = int(np.repeat(np.arange(n), lens)[(mask_cols < -m) | (mask_cols >= m)][0])
+        raise IndexError(f"mask of row {bad} holds an index outside 0..{m - 1}")
+    mask_cols = np.where(mask_cols < 0, mask_cols + m, mask_cols)
     kp = k + int(lens.max())
     if kp >= m:  # small rows: every entry is a candidate
         rows = np.repeat(np.arange(n, dtype=np.int64), m)
@@ -68,9 +68,11 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int) -> np.n
             rows, cols = np.concatenate([rows, tr]), np.concatenate([cols, body + tj])
     vals = s[rows, cols]
     keep = vals > -np.inf
-    if lens.sum():
-        masked = np.repeat(np.arange(n, dtype=np.int64), lens) * m + np.concatenate(mask_list)
-        keep &= ~np.isin(rows * m + cols, masked)
+    if mask_cols.size:  # drop masked candidates: binary search in the sorted masked keys
+        masked = np.sort(np.repeat(np.arange(n, dtype=np.int64), lens) * m + mask_cols)
+        keys = rows * m + cols
+        at = np.minimum(np.searchsorted(masked, keys), masked.size - 1)
+        keep &= masked[at] != keys
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
     order = np.lexsort((cols, -vals, rows))
     rows, cols = rows[order], cols[order]
