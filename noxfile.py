@@ -74,12 +74,28 @@ def lint(session: nox.Session) -> None:
     session.run(str(BIN / "lint-imports"), external=True)
 
 
+ASV_RESULTS = ROOT / "benchmarks" / "asv-results"
+
+
 @nox.session
 def benchmarks(session: nox.Session) -> None:
-    """Throughput benchmarks (pytest-benchmark): scoring speed, encoder clips/s."""
+    """The asv suite (benchmarks/asv_suite, docs/throughput.md) in the existing ``.venv``, on
+    the current checkout: results go to benchmarks/asv-results under this commit's hash (commit
+    them so history grows), then ``asv publish`` renders HTML into benchmarks/asv-html.
+    Posargs go to ``asv run`` (e.g. ``-- -b Quick`` for the quick subset)."""
     _project_env(session)
-    session.run(str(BIN / "pytest"), "benchmarks", "--benchmark-enable", "-p", "no:cacheprovider",
-                *session.posargs, env=_env(), external=True)
+    asv = str(BIN / "asv")
+    commit = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
+    session.run(asv, "machine", "--yes", external=True)
+    session.run(asv, "run", "--environment", f"existing:{BIN / 'python'}", "--set-commit-hash", commit,
+                "--show-stderr", *session.posargs, env=_env(), external=True)
+    session.run(asv, "publish", external=True)
+
+
+@nox.session
+def reproduce_throughput(session: nox.Session) -> None:
+    """The throughput study: results/<profile>/throughput.md from measured records (default quick)."""
+    _study(session, "throughput")
 
 
 @nox.session

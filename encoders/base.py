@@ -14,7 +14,7 @@ Heavy imports (torch models, laion_clap, transformers) belong inside methods.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +23,47 @@ import numpy as np
 
 from benchmark.core.configurable import Configurable
 from benchmark.core.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class EmbedStages:
+    """:meth:`Encoder.embed` in two halves, for throughput measurement only
+    (``benchmark.harness.throughput``, docs/throughput.md): ``frontend(dataset, track_ids)``
+    decodes, resamples and computes the features of the clips; ``forward(features)`` runs
+    the model on them and returns what ``embed`` would. ``note`` says what a half holds
+    when it differs from that (e.g. a model that computes its own spectrogram)."""
+
+    frontend: Callable[[Dataset, Sequence[str]], Any]
+    forward: Callable[[Any], np.ndarray]
+    note: str = ""
+    #: drops what ``embed`` caches between calls (LARP's log-mel files), so a timing of
+    #: ``embed`` includes its front end
+    reset: Callable[[], None] | None = None
+
+
+def audio_stages(sample_rate: int, seconds: float | None, batch_size: int,
+                 features: Callable[[Any], Any], forward: Callable[[Any], Any], *,
+                 pad: str = "zero", note: str = "") -> EmbedStages:
+    """:class:`EmbedStages` of an encoder whose ``embed`` runs ``forward(features(wav))`` on
+    the batches of :func:`encoders._audio.iter_audio_batches` (torch, no gradients)."""
+
+    def frontend(dataset: Dataset, track_ids: Sequence[str]) -> list[Any]:
+        import torch
+
+        from encoders._audio import iter_audio_batches
+
+        with torch.inference_mode():
+            return [features(torch.from_numpy(audio)) for _, audio in iter_audio_batches(
+                dataset, list(track_ids), sample_rate, seconds, batch_size=batch_size, pad=pad,
+                prefetch=False)]
+
+    def run(batches: list[Any]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return np.concatenate([forward(x).float().cpu().numpy() for x in batches])
+
+    return EmbedStages(frontend, run, note)
 
 
 @dataclass(frozen=True)
@@ -122,6 +163,12 @@ class Encoder(Configurable):
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         """Embed tracks as float32 ``[len(track_ids), output_dim()]``."""
         raise NotImplementedError
+
+    def embed_stages(self, dataset: Dataset) -> EmbedStages | None:
+        """``embed`` split into front end and model forward (throughput measurement only),
+        or ``None`` where it cannot be split (text, external and precomputed encoders).
+        Call after :meth:`fit`."""
+        return None
 
     # -- persistence of trained state (for the cache) --------------------------------
     def state_files(self, workdir: Path) -> list[Path]:

@@ -221,7 +221,7 @@ class CoPlaylistEncoder(TrainedAudioEncoder):
                     "pairs": c["pairs"], "data_seconds": round(data_s, 3)})
         return rep
 
-    def _embed_batch(self, model, wav):
+    def _features(self, wav):
         import torch
 
         mel = self._mel()(wav)  # [B, 96, T]
@@ -229,7 +229,9 @@ class CoPlaylistEncoder(TrainedAudioEncoder):
         if mel.shape[-1] < patch:
             mel = torch.nn.functional.pad(mel, (0, patch - mel.shape[-1]))
         starts = patch_starts(mel.shape[-1], patch)
-        x = torch.stack([mel[..., s:s + patch] for s in starts], dim=1)  # [B, P, 96, patch]
+        return torch.stack([mel[..., s:s + patch] for s in starts], dim=1)  # [B, P, 96, patch]
+
+    def _forward(self, model, x):
         b, p = x.shape[:2]
         emb = model.trunk(x.reshape(b * p, 1, *x.shape[2:])).reshape(b, p, -1)
         return emb.mean(dim=1)

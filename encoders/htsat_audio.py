@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmark.core.dataset import Dataset
 from encoders._htsat import HTSAT_CONFIGS, HTSATConfig, LoadReport, get_htsat_config
-from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
+from encoders.base import EmbedStages, Encoder, EncoderMeta, EncoderUnavailable, audio_stages
 
 
 class HTSATAudioEncoder(Encoder):
@@ -103,6 +103,21 @@ class HTSATAudioEncoder(Encoder):
 
     def embedding_model(self) -> Any:
         return self._load()
+
+    def embed_stages(self, dataset: Dataset) -> EmbedStages:
+        import torch
+
+        from encoders._htsat import htsat_embed
+
+        model, cfg = self._load(), self.htsat_config
+
+        def forward(wav):
+            e = htsat_embed(model, wav).float()
+            return torch.nn.functional.normalize(e, dim=-1) if self.config["normalize"] else e
+
+        return audio_stages(cfg.sample_rate, cfg.clip_seconds, int(self.config["batch_size"]), lambda w: w,
+                            forward, pad=self.config["pad"],
+                            note="HTS-AT computes its own spectrogram: the forward holds it")
 
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch

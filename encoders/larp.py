@@ -29,7 +29,7 @@ import numpy as np
 from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import EmbeddingValidator
 from encoders._larp import configs as C
-from encoders.base import Encoder, EncoderMeta, EncoderUnavailable
+from encoders.base import EmbedStages, Encoder, EncoderMeta, EncoderUnavailable
 
 _CITATION = ("Salganik, Liu, Ma, Fan, Xu, Saha, Nguyen, Rabbany, Farnadi, Li, Wang: LARP: Language Audio "
              "Relational Pre-training for Cold-Start Playlist Continuation, KDD 2024 (arXiv 2406.14333)")
@@ -202,6 +202,37 @@ class _LarpEncoder(Encoder):
         if not np.isfinite(out).all():
             raise FloatingPointError(f"{self.name} produced non-finite embeddings")
         return out
+
+    def embed_stages(self, dataset: Dataset) -> EmbedStages:
+        from encoders._larp.data import SplitFeatures
+
+        trainer = self._trainer if self._trainer is not None else self.trainer(dataset, int(self.config["seed"]))
+        model = self._model if self._model is not None else self.model(trainer.dataset, trainer.seed)
+        built: list[Any] = []
+
+        def features(ds: Dataset, track_ids: Sequence[str]) -> Any:
+            splits = {ds.tracks[t].split for t in track_ids}
+            if len(splits) != 1:
+                raise ValueError(f"{self.name}: embed_stages takes the tracks of one split, got {sorted(splits)}")
+            feats = SplitFeatures(ds, splits.pop(), trainer.htsat_config, trainer.tokenizer(),
+                                  int(self.larp_config["text_max_length"]))
+            feats.mels.path.unlink(missing_ok=True)  # recompute the log-mels: the front end
+            feats.build(progress=False, device=trainer.device)
+            built.append(feats)
+            return feats, np.array([feats.position[t] for t in track_ids], dtype=np.int64)
+
+        def forward(x: Any) -> np.ndarray:
+            feats, rows = x
+            a, t = trainer.encode_rows(model, feats, rows)
+            return (a + t) / 2.0
+
+        def reset() -> None:
+            for feats in built:
+                feats.mels.path.unlink(missing_ok=True)
+
+        return EmbedStages(features, forward, reset=reset,
+                           note="front end: the split's log-mels (HTS-AT STFT + mel, all its clips) "
+                                "and caption tokens; embed() keeps the log-mels on disk")
 
     def state_files(self, workdir: Path) -> list[Path]:
         p = Path(workdir) / "larp_stages.json"

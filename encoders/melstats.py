@@ -26,7 +26,7 @@ import numpy as np
 
 from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import EmbeddingValidator
-from encoders.base import Encoder, EncoderMeta
+from encoders.base import EmbedStages, Encoder, EncoderMeta
 
 GLOBAL_FEATURES = ("centroid_mean", "centroid_std", "spread_mean", "rolloff85_mean",
                    "flatness_mean", "energy_db_mean", "energy_db_std", "zcr", "flux_mean")
@@ -205,10 +205,19 @@ class MelStatsEncoder(Encoder):
         p = Path(workdir) / "melstats_stats.npz"
         return [p] if p.is_file() else []
 
+    def embed_stages(self, dataset: Dataset) -> EmbedStages:
+        if self.config["standardize"] == "pretrain" and self._mean is None:
+            self._compute_stats(dataset)
+        return EmbedStages(self._raw, self._finish,
+                           note="no model: the front end holds the log-mel statistics, the forward "
+                                "their standardisation")
+
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         if self.config["standardize"] == "pretrain" and self._mean is None:
             self._compute_stats(dataset)  # deterministic: the same as fit() would compute
-        x = self._raw(dataset, track_ids)
+        return self._finish(self._raw(dataset, track_ids))
+
+    def _finish(self, x: np.ndarray) -> np.ndarray:
         if self.config["standardize"] == "pretrain":
             assert self._mean is not None and self._std is not None
             x = np.clip((x - self._mean) / self._std, -20.0, 20.0)

@@ -227,8 +227,7 @@ class MuleEncoder(TrainedAudioEncoder):
         return rep
 
     # -- embedding -----------------------------------------------------------------------
-    def _embed_batch(self, model, wav):
-
+    def _features(self, wav):
         mel = self._mel()(wav)  # [B, 96, T]
         frames, hop = int(self.config["slice_frames"]), int(self.config["slice_hop"])
         n = max(mel.shape[-1], frames)
@@ -239,6 +238,9 @@ class MuleEncoder(TrainedAudioEncoder):
             centres = [round(v) for v in np.linspace(half, n - half, 5)]
         sl = cut_slices(mel, centres, frames)  # [B, S, 96, frames]
         b, s = sl.shape[:2]
-        x = standardize_slices(sl.reshape(b * s, *sl.shape[2:])).unsqueeze(1)
+        return standardize_slices(sl.reshape(b * s, *sl.shape[2:])).unsqueeze(1), b, s
+
+    def _forward(self, model, x):
+        x, b, s = x
         emb = model.trunk(x).reshape(b, s, -1)
-        return emb.reshape(b, -1) if flatten else emb.mean(dim=1)
+        return emb.reshape(b, -1) if self.config["pooling"] == "flatten5" else emb.mean(dim=1)

@@ -222,7 +222,7 @@ class SiamRecEncoder(TrainedAudioEncoder):
                     "data_seconds": round(data_s, 3), "augment_seconds": round(aug_s[0], 3)})
         return rep
 
-    def _embed_batch(self, model, wav):
+    def _features(self, wav):
         import torch
 
         n = round(float(self.config["input_seconds"]) * self.sample_rate)
@@ -231,7 +231,10 @@ class SiamRecEncoder(TrainedAudioEncoder):
         starts = list(range(0, wav.shape[-1] - n + 1, n))
         x = torch.stack([wav[:, s:s + n] for s in starts], dim=1)  # [B, W, n]
         b, w = x.shape[:2]
-        mel = self._mel()(x.reshape(b * w, n))
+        return self._mel()(x.reshape(b * w, n)), b, w
+
+    def _forward(self, model, x):
+        mel, b, w = x
         trunk = model.trunk
         emb = trunk(mel) if self.config["embedding"] == "projector" else trunk.features(mel)
         return emb.reshape(b, w, -1).mean(dim=1)

@@ -1,6 +1,8 @@
 """Ranking (masking, ties) and the cold-start query protocol."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmark.core.protocol import build_queries, n_seeds
 from benchmark.core.ranking import rank, topk_masked
@@ -74,3 +76,60 @@ def test_topk_equals_bruteforce_with_heavy_ties():
             sc[masks[r]] = -np.inf
             exp = [i for i in sorted(range(m), key=lambda i: (-sc[i], i)) if np.isfinite(sc[i])][:k]
             assert got[r].tolist() == exp + [-1] * (k - len(exp))
+
+
+# --------------------------------------------------------------------------------------
+# property test: topk_masked against a full lexsort per row
+
+
+def _reference_topk(scores: np.ndarray, masks, k: int) -> np.ndarray:
+    out = np.full((scores.shape[0], k), -1, dtype=np.int64)
+    for r, row in enumerate(scores.astype(np.float64)):
+        sc = row.copy()
+        sc[np.asarray(masks[r], dtype=np.int64)] = -np.inf
+        order = np.lexsort((np.arange(len(sc)), -sc))  # score descending, index ascending
+        order = order[np.isfinite(sc[order])][:k]
+        out[r, : len(order)] = order
+    return out
+
+
+@st.composite
+def _topk_case(draw):
+    n = draw(st.integers(1, 6))
+    m = draw(st.integers(1, 400))
+    k = draw(st.integers(1, 60))
+    n_values = draw(st.sampled_from([1, 2, 3, 5, 1000]))  # few distinct values: many ties
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, n_values, size=(n, m)).astype(np.float32)
+    if draw(st.booleans()):
+        scores[rng.random((n, m)) < 0.1] = -np.inf  # -inf scores count as masked
+    masks = [rng.choice(m, size=int(rng.integers(0, m + 1)) if draw(st.booleans())
+                        else int(rng.integers(0, min(m, 5) + 1)), replace=False)
+             for _ in range(n)]
+    return scores, masks, k
+
+
+@settings(max_examples=300, deadline=None)
+@given(_topk_case())
+def test_topk_property_matches_full_lexsort(case):
+    scores, masks, k = case
+    np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))
+
+
+def test_topk_matches_reference_at_block_sizes():
+    """Rows long enough for the blocked threshold path, with ties right at the k-th value."""
+    rng = np.random.default_rng(1)
+    for m in (1_000, 4_097, 20_011):
+        scores = rng.integers(0, 50, size=(8, m)).astype(np.float32)
+        masks = [rng.choice(m, size=int(rng.integers(0, 60)), replace=False) for _ in range(8)]
+        np.testing.assert_array_equal(topk_masked(scores, masks, 40), _reference_topk(scores, masks, 40))
+        scores = rng.standard_normal((8, m)).astype(np.float32)
+        np.testing.assert_array_equal(topk_masked(scores, masks, 40), _reference_topk(scores, masks, 40))
+
+
+def test_topk_leaves_scores_untouched():
+    scores = np.arange(12, dtype=np.float32).reshape(2, 6)
+    before = scores.copy()
+    topk_masked(scores, [np.array([5]), np.array([0, 1])], 3)
+    np.testing.assert_array_equal(scores, before)

@@ -47,6 +47,9 @@ class Study:
     stats_encoder: str = "melstats"
     #: turn LARP's stage logs of the cache into training records (Figure 5)
     training_logs: bool = False
+    #: a harness function ``"module:function"`` that measures and writes records, called as
+    #: ``function(study, profile, results_dir, encoders=..., progress=...)`` (throughput)
+    measure: str | None = None
     #: the key of the paper's numbers (``benchmark/paper/larp_kdd24.json``) shown beside ours
     paper: str | None = None
     description: str = ""

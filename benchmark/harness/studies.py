@@ -46,6 +46,12 @@ def run_study(study: Study, profile: str, results_dir: str | Path = "results", *
     if study.stats_datasets:
         write_stats(profile, _restrict(study.stats_datasets, datasets) or [], results_dir,
                     encoder=study.stats_encoder, progress=progress)
+    if study.measure:
+        import importlib
+
+        module, _, name = study.measure.partition(":")
+        getattr(importlib.import_module(module), name)(study, profile, results_dir, encoders=encoders,
+                                                       progress=progress)
     if study.training_logs:
         from benchmark.harness.sweeps import collect_logs
 

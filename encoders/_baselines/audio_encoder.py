@@ -26,7 +26,7 @@ import numpy as np
 
 from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import EmbeddingValidator
-from encoders.base import Encoder, EncoderUnavailable
+from encoders.base import EmbedStages, Encoder, EncoderUnavailable, audio_stages
 
 MACHINE_DEFAULTS: dict[str, Any] = {
     "checkpoint": None,  # weights for the trunk (safetensors or torch state dict); skips training
@@ -56,8 +56,16 @@ class TrainedAudioEncoder(Encoder):
     def _train(self, model, dataset: Dataset, seed: int) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError
 
-    def _embed_batch(self, model, wav):  # pragma: no cover - abstract
+    def _features(self, wav):  # pragma: no cover - abstract
+        """The front end: ``[b, samples]`` waveforms → the trunk's input."""
         raise NotImplementedError
+
+    def _forward(self, model, x):  # pragma: no cover - abstract
+        """The model on :meth:`_features`' output → ``[b, output_dim()]``."""
+        raise NotImplementedError
+
+    def _embed_batch(self, model, wav):
+        return self._forward(model, self._features(wav))
 
     # -- shared --------------------------------------------------------------------------
     def _device(self):
@@ -123,6 +131,12 @@ class TrainedAudioEncoder(Encoder):
 
     def _clip_seconds(self, dataset: Dataset) -> float | None:
         return None  # the dataset's clip length
+
+    def embed_stages(self, dataset: Dataset) -> EmbedStages:
+        model = self._ensure_model().eval()
+        dev = self._device()
+        return audio_stages(self.sample_rate, self._clip_seconds(dataset), int(self.config["embed_batch_size"]),
+                            lambda w: self._features(w.to(dev)), lambda x: self._forward(model, x))
 
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         from benchmark.core.runtime import torch_threads

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.core.dataset import Dataset
-from encoders.base import Encoder, EncoderUnavailable
+from encoders.base import EmbedStages, Encoder, EncoderUnavailable, audio_stages
 
 EMBEDDINGS = ("audio", "text", "mean")
 
@@ -233,6 +233,15 @@ class ClapEncoderBase(Encoder):
     def embedding_model(self) -> Any:
         """The whole CLAP model (audio and text branches, projections), fitted or built."""
         return self._model if self._model is not None else self._build(0)
+
+    def embed_stages(self, dataset: Dataset) -> EmbedStages | None:
+        if self.config["embedding"] != "audio":
+            return None  # the text tower takes captions: whole pipeline only
+        model = self._ensure_model().eval()
+        cfg, dev = self.htsat_config, self._device()
+        return audio_stages(cfg.sample_rate, cfg.clip_seconds, int(self.config["embed_batch_size"]),
+                            lambda w: w.to(dev), model.embed_audio, pad=self.config["pad"],
+                            note="HTS-AT computes its own spectrogram: the forward holds it")
 
     def embed(self, dataset: Dataset, track_ids: Sequence[str]) -> np.ndarray:
         import torch
