@@ -730,3 +730,27 @@ def test_nan_loss_stops_with_a_clear_error_and_resumes(small_dataset, tmp_path, 
     monkeypatch.setattr(LarpModel, "forward", real)
     res = LarpTrainer(small_dataset, cfg, seed=2, cache_root=tmp_path, validator=_validator(small_dataset)).run(1)[0]
     assert res.epochs_run == 2 and not res.skipped and [r["epoch"] for r in res.history] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("profile", ["ci", "quick"])
+def test_bert_text_is_larps_text_tower_before_projection(profile):
+    """#13.6: at each profile bert-text and LARP's text tower give the same features before
+    LARP's projection (same model, same layers, CLS, 30 tokens)."""
+    from encoders import REGISTRY
+    from encoders._larp.model import LarpModel
+
+    bert = REGISTRY.get("bert-text").from_profile(profile, {"normalize": False, "device": "cpu"})
+    larp = REGISTRY.get("larp").from_profile(profile)
+    assert bert.config["num_layers"] == larp.larp_config["text_num_layers"]
+    assert bert.config["pooling"] == "cls" and bert.config["max_length"] == larp.larp_config["text_max_length"]
+    captions = ["The track Blue by Band 1 on album Sky", "The track A much longer title with words by X on album Y"]
+    ds = SimpleNamespace(caption=lambda i: captions[int(i)])
+    got = bert.embed(ds, ["0", "1"])
+    model = LarpModel({**larp.larp_config, "fusion": False, "queue_size": 4}, 1, seed=0).eval()
+    from encoders._larp.data import tokenize
+
+    ids, mask = tokenize(model.tokenizer, captions, int(larp.larp_config["text_max_length"]))
+    with torch.no_grad():
+        out = model.text_encoder(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+    want = out.last_hidden_state[:, 0].numpy()
+    assert got.shape == want.shape and np.allclose(got, want, atol=1e-4)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from encoders._text import LARP_TEXT_TOWERS
+
 #: Bumped when a change alters what a stage trains, so old stage checkpoints are not reused.
 CODE_VERSION = "2"  # 2: TPC paper loss, WTC on anchors, epoch 0 selectable, stop rule
 
@@ -88,7 +90,7 @@ MODEL_CONFIGS: dict[str, dict[str, Any]] = {
     "cpu-small": {
         **copy.deepcopy(PAPER), **_CPU_COMMON,
         "htsat": "cpu-small",
-        "text_num_layers": 3,
+        "text_num_layers": LARP_TEXT_TOWERS["quick"]["num_layers"],  # 3, shared with bert-text (quick)
         "text_freeze_embeddings": True,
         "queue_size": 2048,
         "batch_size": 32,
@@ -106,7 +108,7 @@ MODEL_CONFIGS: dict[str, dict[str, Any]] = {
     "cpu-tiny": {
         **copy.deepcopy(PAPER), **_CPU_COMMON,
         "htsat": "cpu-micro",
-        "text_num_layers": 2,
+        "text_num_layers": LARP_TEXT_TOWERS["ci"]["num_layers"],  # 2, shared with bert-text (ci)
         "text_freeze_embeddings": True,
         "queue_size": 256,
         "batch_size": 16,

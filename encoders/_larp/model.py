@@ -50,17 +50,6 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=0)
 
 
-def _truncate_text_layers(model: nn.Module, k: int) -> None:
-    enc = getattr(model, "encoder", None)
-    layers = getattr(enc, "layer", None)
-    if layers is None:
-        raise ValueError("text_num_layers needs a BERT-like model with .encoder.layer")
-    if not 1 <= k <= len(layers):
-        raise ValueError(f"text_num_layers={k} but the model has {len(layers)} layers")
-    enc.layer = nn.ModuleList(list(layers)[:k])
-    model.config.num_hidden_layers = k
-
-
 class LarpModel(nn.Module):
     """See the module docstring. ``num_tracks`` = number of training tracks (lookup tables)."""
 
@@ -71,7 +60,7 @@ class LarpModel(nn.Module):
         hub_offline()
         from benchmark.core.runtime import seeded
         from encoders._htsat import build_htsat, get_htsat_config
-        from encoders._text import load_text_model
+        from encoders._text import load_text_model, truncate_layers
 
         self.cfg = dict(cfg)
         self.num_tracks = int(num_tracks)
@@ -83,7 +72,7 @@ class LarpModel(nn.Module):
             self.tokenizer = text.tokenizer
             self.text_encoder = text.model
             if cfg.get("text_num_layers"):
-                _truncate_text_layers(self.text_encoder, int(cfg["text_num_layers"]))
+                truncate_layers(self.text_encoder, int(cfg["text_num_layers"]))
             # parts whose output LARP never uses: frozen (no optimiser state, no DDP reduction)
             for mod in (getattr(self.audio_encoder, "tscam_conv", None), getattr(self.audio_encoder, "head", None),
                         getattr(self.text_encoder, "pooler", None)):
