@@ -311,6 +311,7 @@ def small_dataset(tmp_path_factory):
 
 def _cfg(**kw):
     base = {"batch_size": 8, "queue_size": 24, "max_epochs": [2, 1, 1], "warmup_steps": 2, "patience": 5,
+            "audio_init": "random",  # this dataset has no pre-training pool for CLAP-PT
             "eval_batch_size": 32, "progress": False, "device": "cpu", "n_seed": 4, "num_threads": 1}
     base.update(kw)
     return C.resolve("cpu-tiny", base)
@@ -391,7 +392,7 @@ def test_checkpoint_roundtrip_and_resume(small_dataset, tmp_path):
 
 
 #: encoder overrides shared by the encoder tests (stages 1-2 are trained once, in the session cache)
-_ENC_OVER = {"batch_size": 8, "queue_size": 24, "max_epochs": [1, 1, 1], "warmup_steps": 2,
+_ENC_OVER = {"batch_size": 8, "queue_size": 24, "max_epochs": [1, 1, 1], "warmup_steps": 2, "audio_init": "random",
              "eval_batch_size": 32, "progress": False, "device": "cpu", "num_threads": 1}
 
 
@@ -422,7 +423,7 @@ def test_end_to_end_ci_improves_validation_recall(tiny_dataset, tmp_path):
     from encoders._larp.train import LarpTrainer
 
     cfg = C.resolve("cpu-tiny", {"max_epochs": [2, 1, 1], "progress": False, "device": "cpu", "patience": 5,
-                                      "num_threads": 1})
+                                 "num_threads": 1, "audio_init": "random"})
     res = LarpTrainer(tiny_dataset, cfg, seed=0, cache_root=tmp_path, validator=_validator(tiny_dataset)).run(1)[0]
     init = res.history[0]["recall@10"]
     assert res.best_metric > init, [r["recall@10"] for r in res.history]
@@ -754,3 +755,35 @@ def test_bert_text_is_larps_text_tower_before_projection(profile):
         out = model.text_encoder(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
     want = out.last_hidden_state[:, 0].numpy()
     assert got.shape == want.shape and np.allclose(got, want, atol=1e-4)
+
+
+def test_audio_tower_starts_from_clap_pt_weights(tiny_dataset, tmp_path):
+    """#13.5: LARP's stage-1 audio tower (and htsat-audio with init='clap-pt') start from
+    CLAP-PT's trained audio tower for the same dataset and seed; one HTS-AT per profile."""
+    from encoders import REGISTRY
+    from encoders._audio_init import clap_pt_audio_state
+    from encoders._htsat import HTSAT_BY_PROFILE, get_htsat_config
+    from encoders._larp.train import LarpTrainer
+
+    for profile, mc in (("ci", "cpu-tiny"), ("quick", "cpu-small"), ("paper", "paper")):
+        want = get_htsat_config(HTSAT_BY_PROFILE[profile]).to_dict()
+        assert get_htsat_config(C.resolve(mc)["htsat"]).to_dict() == want
+        for name in ("clap-pt", "htsat-audio"):
+            assert REGISTRY.get(name).from_profile(profile).htsat_config.to_dict() == want, (name, profile)
+    assert C.resolve("cpu-tiny")["audio_init"] == "clap-pt" and C.resolve("paper")["audio_init"] == "clap-pt"
+    cfg = C.resolve("cpu-tiny", {"progress": False, "device": "cpu", "num_threads": 1})
+    tr = LarpTrainer(tiny_dataset, cfg, seed=0, cache_root=tmp_path, validator=_validator(tiny_dataset))
+    model = tr.build_model(1)
+    random_state = {k: v.clone() for k, v in model.audio_encoder.state_dict().items()}
+    info = tr.init_audio_tower(model)
+    state, _ = clap_pt_audio_state(tiny_dataset, 0, "ci", cfg["htsat"])
+    assert info["audio_init"] == "clap-pt" and state.keys() == model.audio_encoder.state_dict().keys()
+    for k, v in model.audio_encoder.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    for k, v in model.audio_encoder_m.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    assert any(not torch.equal(random_state[k], state[k]) for k in state)  # CLAP-PT trained it
+    assert tr.audio_checkpoint_id().startswith("clap-pt:ci:")
+    htsat = REGISTRY.get("htsat-audio").from_profile("ci", {"init": "clap-pt", "device": "cpu"})
+    for k, v in htsat._load(tiny_dataset).state_dict().items():
+        assert torch.equal(v.cpu(), state[k]), k

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from encoders._htsat import HTSAT_BY_PROFILE
 from encoders._text import LARP_TEXT_TOWERS
 
 #: Bumped when a change alters what a stage trains, so old stage checkpoints are not reused.
@@ -28,7 +29,9 @@ STAGES: tuple[str, ...] = ("wtc", "ttc", "tpc")
 PAPER: dict[str, Any] = {
     # towers -------------------------------------------------------------------------
     "htsat": "tiny",  # a name of encoders._htsat.HTSAT_CONFIGS or {"base": name, field: value}
-    "audio_checkpoint": None,  # HTS-AT/CLAP/LARP weights for the audio tower (stage 1 start)
+    "audio_checkpoint": None,  # HTS-AT/CLAP/LARP weights for the audio tower (stage 1 start; wins over audio_init)
+    "audio_init": "clap-pt",  # stage 1's HTS-AT: "clap-pt" (in-repo CLAP-PT audio tower) or "random"
+    "audio_init_profile": "paper",  # whose CLAP-PT settings (clap-pt's profile of the same HTS-AT)
     "text_model": "bert-base-uncased",  # HF name, local dir, or "all-MiniLM-L6-v2" (packaged)
     "text_num_layers": None,  # keep only the first k transformer layers (CPU configs); None = all
     "text_max_length": 30,
@@ -89,7 +92,8 @@ MODEL_CONFIGS: dict[str, dict[str, Any]] = {
     # quick profile: ~3,000 training tracks, all three stages in ~15 min on 2 cores
     "cpu-small": {
         **copy.deepcopy(PAPER), **_CPU_COMMON,
-        "htsat": "cpu-small",
+        "htsat": copy.deepcopy(HTSAT_BY_PROFILE["quick"]),  # shared with clap-pt / htsat-audio (quick)
+        "audio_init_profile": "quick",
         "text_num_layers": LARP_TEXT_TOWERS["quick"]["num_layers"],  # 3, shared with bert-text (quick)
         "text_freeze_embeddings": True,
         "queue_size": 2048,
@@ -107,7 +111,8 @@ MODEL_CONFIGS: dict[str, dict[str, Any]] = {
     # ci profile and unit tests: seconds per stage
     "cpu-tiny": {
         **copy.deepcopy(PAPER), **_CPU_COMMON,
-        "htsat": "cpu-micro",
+        "htsat": HTSAT_BY_PROFILE["ci"],  # shared with clap-pt / htsat-audio (ci)
+        "audio_init_profile": "ci",
         "text_num_layers": LARP_TEXT_TOWERS["ci"]["num_layers"],  # 2, shared with bert-text (ci)
         "text_freeze_embeddings": True,
         "queue_size": 256,
@@ -156,6 +161,10 @@ OPTION_NOTES: dict[str, str] = {
                    "training tracks; 'zeros': the official code (tables fill up as tracks are seen).",
     "text_freeze_embeddings": "False (paper, official): every text-tower weight trains. The CPU configs freeze the "
                               "word-embedding matrix (11.7M of MiniLM's 22.7M weights) to save optimizer time.",
+    "audio_init": "'clap-pt' (default): stage 1 starts the HTS-AT from CLAP-PT's audio tower pre-trained in-repo "
+                  "on the dataset's pre-training pool with the same seed (the paper's LARP starts from a "
+                  "pre-trained HTS-AT; the official code meant to, but a key bug left it random). 'random': "
+                  "seeded random init (the official code's effective behaviour). audio_checkpoint wins.",
     "selection_split": "'valid' (default) vs 'test' (the official code selects epochs on the test split).",
     "pairs_per_track": "pairs (s_i, s_j) sharing a playlist drawn per training track and epoch; the official "
                        "pair file is named 5_pairs.pkl (read as 5 per track; not verifiable).",
@@ -190,6 +199,10 @@ def validate(cfg: dict[str, Any]) -> None:
         raise ValueError(f"selection_split must be 'valid' or 'test', not {cfg['selection_split']!r}")
     if cfg["tpc_loss"] not in ("paper", "inbatch", "official"):
         raise ValueError(f"tpc_loss must be 'paper', 'inbatch' or 'official', not {cfg['tpc_loss']!r}")
+    if cfg["audio_init"] not in ("clap-pt", "random"):
+        raise ValueError(f"audio_init must be 'clap-pt' or 'random', not {cfg['audio_init']!r}")
+    if cfg["audio_init_profile"] not in ("ci", "quick", "paper"):
+        raise ValueError(f"audio_init_profile must be 'ci', 'quick' or 'paper', not {cfg['audio_init_profile']!r}")
     if (cfg.get("warmup_steps") is None) == (cfg.get("warmup_fraction") is None):
         raise ValueError("set exactly one of warmup_steps and warmup_fraction "
                          f"(got {cfg.get('warmup_steps')!r} and {cfg.get('warmup_fraction')!r})")

@@ -172,6 +172,15 @@ class LarpModel(nn.Module):
                 pm.data.copy_(p.data)
         return report
 
+    def load_audio_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a complete HTS-AT state dict (strict) into the audio tower and its momentum copy."""
+        self.audio_encoder.load_state_dict(state, strict=True)
+        with torch.no_grad():
+            for p, pm in zip(self.audio_encoder.parameters(), self.audio_encoder_m.parameters()):
+                pm.data.copy_(p.data)
+            for b, bm in zip(self.audio_encoder.buffers(), self.audio_encoder_m.buffers()):
+                bm.data.copy_(b.data)
+
     def trainable_parameters(self, stage: int) -> list[nn.Parameter]:
         """Parameters the optimiser updates in ``stage`` (fusion only in stage 3)."""
         self.fusion.requires_grad_(stage >= 3)

@@ -242,6 +242,10 @@ class LarpTrainer:
     def audio_checkpoint_id(self) -> str | None:
         p = self.cfg.get("audio_checkpoint")
         if not p:
+            if self.cfg["audio_init"] == "clap-pt":
+                from encoders._audio_init import clap_pt_audio_id
+
+                return clap_pt_audio_id(self.dataset, self.seed, self.cfg["audio_init_profile"], self.cfg["htsat"])
             return None
         path = Path(p).expanduser().resolve()
         st = path.stat()
@@ -304,6 +308,28 @@ class LarpTrainer:
         if bad_missing or unexpected:
             raise RuntimeError(f"{path}: weights do not fit the LARP model (missing {bad_missing[:5]}, "
                                f"unexpected {unexpected[:5]})")
+
+    def init_audio_tower(self, model: Any) -> dict[str, Any]:
+        """Stage 1's audio tower: ``audio_checkpoint`` if given, else ``audio_init``
+        (``"clap-pt"``: CLAP-PT's pre-trained audio branch for this dataset and seed;
+        ``"random"``: the seeded init). Returns what to record."""
+        cfg = self.cfg
+        if cfg.get("audio_checkpoint"):
+            report = model.load_audio_checkpoint(str(Path(cfg["audio_checkpoint"]).expanduser()))
+            if self.dist.main:
+                print(f"[larp] audio checkpoint: {report.summary()}")
+            return {"audio_init": "checkpoint", "audio_checkpoint_report": report.to_dict()}
+        if cfg["audio_init"] == "random":
+            return {"audio_init": "random"}
+        from encoders._audio_init import clap_pt_audio_state
+
+        if self.dist.on and not self.dist.main:
+            self._barrier()  # rank 0 trains or loads CLAP-PT first; the others then read its cache
+        state, info = clap_pt_audio_state(self.dataset, self.seed, cfg["audio_init_profile"], cfg["htsat"])
+        if self.dist.on and self.dist.main:
+            self._barrier()
+        model.load_audio_state(state)
+        return {"audio_init_report": info, "audio_init": "clap-pt"}
 
     def load_for_inference(self, stage: int) -> Any:
         """A model with ``stage``'s best weights (train it first)."""
@@ -485,11 +511,8 @@ class LarpTrainer:
         if prev is not None:
             self.load_stage_weights(model, prev.best_path)
             extra["started_from"] = str(prev.best_path)
-        elif cfg.get("audio_checkpoint"):
-            report = model.load_audio_checkpoint(str(Path(cfg["audio_checkpoint"]).expanduser()))
-            extra["audio_checkpoint_report"] = report.to_dict()
-            if self.dist.main:
-                print(f"[larp] audio checkpoint: {report.summary()}")
+        else:
+            extra.update(self.init_audio_tower(model))
         model.to(self.device)
         if stage >= 2 and cfg["cooccurrence_mask"]:
             cooc = Cooccurrence.from_playlists(self.train_set.playlists, self.train_set.num_tracks)
