@@ -553,7 +553,8 @@ class LarpTrainer:
             rec["init"] = True
             # epoch 0 (the inherited weights) is eligible: a stage never ends worse than it began
             rec["best"] = True
-            state["best"], state["best_epoch"] = float(vals[metric]), 0
+            v0 = float(vals[metric])
+            state["best"], state["best_epoch"] = (v0 if math.isfinite(v0) else -math.inf), 0
             if self.dist.main:
                 save_weights(d / "best.safetensors",
                              {k: v for k, v in model.state_dict().items() if k not in model.TABLE_KEYS},
