@@ -197,6 +197,21 @@ HTSAT_CONFIGS: dict[str, HTSATConfig] = {
 for _c in HTSAT_CONFIGS.values():
     _c.validate()
 
+#: The one HTS-AT of each profile, shared by ``clap-pt`` / ``clap-ft``, LARP and ``htsat-audio``
+#: so that LARP and ``htsat-audio`` can start from CLAP-PT's pre-trained audio tower
+#: (:mod:`encoders._audio_init`). ``quick``: laion_clap's architecture at cpu-micro width
+#: over the whole 10 s clip (16 kHz, 32 mel, 80 ms hop, 64x64 image, 128-d) — CLAP-PT's
+#: quick tower, chosen over LARP's former cpu-small (width 32, 10 ms hop, 5 s) because it
+#: hears the whole clip as the paper's tiny does, and because CLAP-PT pre-training and all
+#: three LARP stages must fit the quick profile's CPU budget. ``ci``: cpu-micro (2.5 s);
+#: ``paper``: tiny (48 kHz, 10 s).
+HTSAT_BY_PROFILE: dict[str, Any] = {
+    "ci": "cpu-micro",
+    "quick": {"base": "cpu-micro", "name": "cpu-micro-10s", "clip_seconds": 10.0, "hop_size": 1280,
+              "n_fft": 2048},
+    "paper": "tiny",
+}
+
 
 def get_htsat_config(spec: str | HTSATConfig | Mapping[str, Any]) -> HTSATConfig:
     """A config from a name in :data:`HTSAT_CONFIGS`, an :class:`HTSATConfig`, or a mapping

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "LARP_MAX_LENGTH",
+    "LARP_TEXT_TOWERS",
     "PACKAGED_MINILM",
     "PAPER_TEXT_MODEL",
     "POOLINGS",
@@ -50,6 +51,7 @@ __all__ = [
     "pool_hidden",
     "resolve_text_model",
     "text_model_dim",
+    "truncate_layers",
 ]
 
 #: Name of the packaged model (the default text tower here).
@@ -59,6 +61,15 @@ PAPER_TEXT_MODEL = "bert-base-uncased"
 #: LARP truncates captions to 30 tokens.
 LARP_MAX_LENGTH = 30
 POOLINGS = ("cls", "mean")
+#: LARP's text tower per profile, shared by ``bert-text`` (Table 3's "text only" row) and
+#: LARP's model configs (``ci`` → ``cpu-tiny``, ``quick`` → ``cpu-small``, ``paper``), so
+#: that the text-only row is the LARP text tower before its projection: same model, same
+#: first ``num_layers`` transformer layers (``None`` = all), CLS pooling, 30 tokens.
+LARP_TEXT_TOWERS: dict[str, dict[str, Any]] = {
+    "ci": {"model": PACKAGED_MINILM, "num_layers": 2, "pooling": "cls", "max_length": LARP_MAX_LENGTH},
+    "quick": {"model": PACKAGED_MINILM, "num_layers": 3, "pooling": "cls", "max_length": LARP_MAX_LENGTH},
+    "paper": {"model": PAPER_TEXT_MODEL, "num_layers": None, "pooling": "cls", "max_length": LARP_MAX_LENGTH},
+}
 _PACKAGED_ALIASES = frozenset({PACKAGED_MINILM, "packaged", f"sentence-transformers/{PACKAGED_MINILM}",
                                f"packaged:{PACKAGED_MINILM}"})
 
@@ -226,8 +237,22 @@ class TextModel:
         return out
 
 
+def truncate_layers(model: Any, k: int) -> None:
+    """Keep only the first ``k`` transformer layers of a BERT-like model (in place)."""
+    from torch import nn
+
+    enc = getattr(model, "encoder", None)
+    layers = getattr(enc, "layer", None)
+    if layers is None:
+        raise ValueError("num_layers needs a BERT-like model with .encoder.layer")
+    if not 1 <= k <= len(layers):
+        raise ValueError(f"num_layers={k} but the model has {len(layers)} layers")
+    enc.layer = nn.ModuleList(list(layers)[:k])
+    model.config.num_hidden_layers = k
+
+
 def load_text_model(name_or_path: str | os.PathLike[str] = PACKAGED_MINILM, *,
-                    device: str | torch.device = "cpu") -> TextModel:
+                    device: str | torch.device = "cpu", num_layers: int | None = None) -> TextModel:
     """Load tokenizer and model (float32, eval mode) onto ``device``.
 
     Raises :class:`~encoders.base.EncoderUnavailable` when the model is not available
@@ -246,6 +271,8 @@ def load_text_model(name_or_path: str | os.PathLike[str] = PACKAGED_MINILM, *,
         model = AutoModel.from_pretrained(r.source, **kw)
     except OSError as e:
         raise EncoderUnavailable(f"cannot load text model {r.name!r} from {r.source}: {e}") from e
+    if num_layers:
+        truncate_layers(model, int(num_layers))
     model = model.float().eval().to(device)
     dim = int(model.config.hidden_size)
     return TextModel(tokenizer=tok, model=model, dim=dim, source=r.source, name=r.name)

@@ -5,6 +5,12 @@ frozen BERT-family model: CLS pooling and at most 30 tokens as LARP. The default
 is the packaged all-MiniLM-L6-v2 (384-d), the only BERT available offline here; the
 ``paper`` profile asks for ``bert-base-uncased`` (768-d), which must be in the local
 Hugging Face cache (or be given as a local directory) when the hub is offline.
+
+At every profile the tower is LARP's text tower of that profile before its projection
+(:data:`encoders._text.LARP_TEXT_TOWERS`): ``ci`` the first 2 MiniLM layers, ``quick``
+the first 3, ``paper`` all 12 of bert-base-uncased; CLS pooling, 30 tokens. So Table 3's
+"text only" row is like-for-like with LARP's text side. ``num_layers=None`` keeps every
+layer (the former default).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 from benchmark.core.dataset import Dataset
 from encoders._text import (
     LARP_MAX_LENGTH,
+    LARP_TEXT_TOWERS,
     PACKAGED_MINILM,
     PAPER_TEXT_MODEL,
     POOLINGS,
@@ -31,7 +38,7 @@ from encoders.base import Encoder, EncoderMeta
 class BertTextEncoder(Encoder):
     meta = EncoderMeta(
         name="bert-text",
-        version="1",
+        version="2",
         description="Frozen BERT-family text tower on the caption (CLS, 30 tokens), L2-normalised",
         dim=None,  # 384 for all-MiniLM-L6-v2, 768 for bert-base-uncased
         sample_rate=None,
@@ -54,6 +61,7 @@ class BertTextEncoder(Encoder):
     )
     default_config: ClassVar[dict[str, Any]] = {
         "model": PACKAGED_MINILM,  # HF name, local directory, or the packaged alias
+        "num_layers": None,  # keep the first k transformer layers (LARP's CPU towers); None = all
         "pooling": "cls",  # "cls" (LARP) or "mean" (sentence-transformers recipe)
         "max_length": LARP_MAX_LENGTH,
         "normalize": True,
@@ -61,10 +69,9 @@ class BertTextEncoder(Encoder):
         "device": "auto",
         "num_threads": None,  # torch CPU threads; None = all CPUs this process may use
     }
+    #: LARP's text tower of each profile (model, layers, CLS pooling, 30 tokens)
     profile_configs: ClassVar[dict[str, dict[str, Any]]] = {
-        "ci": {},
-        "quick": {},
-        "paper": {"model": PAPER_TEXT_MODEL},
+        p: dict(tower) for p, tower in LARP_TEXT_TOWERS.items()
     }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -89,7 +96,8 @@ class BertTextEncoder(Encoder):
         if self._model is None:
             from benchmark.core.runtime import pick_device
 
-            self._model = load_text_model(self.config["model"], device=pick_device(self.config["device"]))
+            self._model = load_text_model(self.config["model"], device=pick_device(self.config["device"]),
+                                          num_layers=self.config["num_layers"])
             self._dim = self._model.dim
         return self._model
 

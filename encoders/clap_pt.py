@@ -34,19 +34,20 @@ from typing import Any, ClassVar
 from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import EmbeddingValidator
 from encoders._baselines.clap_encoder import COMMON_DEFAULTS, ClapEncoderBase
+from encoders._htsat import HTSAT_BY_PROFILE
 from encoders.base import EncoderMeta
 
 #: HTS-AT for quick CPU runs: laion_clap's architecture at cpu-micro width, covering the
-#: whole 10 s clip (16 kHz, 32 mel bands, 80 ms hop, 64x64 input image, 128-d).
-HTSAT_QUICK = {"base": "cpu-micro", "name": "cpu-micro-10s", "clip_seconds": 10.0,
-               "hop_size": 1280, "n_fft": 2048}
+#: whole 10 s clip (16 kHz, 32 mel bands, 80 ms hop, 64x64 input image, 128-d). It is the
+#: quick profile's shared HTS-AT (LARP and htsat-audio use it too; see HTSAT_BY_PROFILE).
+HTSAT_QUICK = HTSAT_BY_PROFILE["quick"]
 
 CLAP_PROFILES: dict[str, dict[str, Any]] = {
-    "ci": {"htsat": "cpu-micro", "freeze_text": True, "pt_epochs": 1, "pt_batch_size": 8, "pt_max_steps": 3,
+    "ci": {"htsat": HTSAT_BY_PROFILE["ci"], "freeze_text": True, "pt_epochs": 1, "pt_batch_size": 8, "pt_max_steps": 3,
            "pt_lr": 1e-3, "pt_warmup": 0.1, "embed_batch_size": 32},
     "quick": {"htsat": HTSAT_QUICK, "freeze_text": True, "pt_epochs": 5, "pt_batch_size": 32,
               "pt_lr": 5e-4, "pt_warmup": 0.1, "embed_batch_size": 64},
-    "paper": {"htsat": "tiny", "freeze_text": False, "pt_epochs": 30, "pt_batch_size": 64,
+    "paper": {"htsat": HTSAT_BY_PROFILE["paper"], "freeze_text": False, "pt_epochs": 30, "pt_batch_size": 64,
               "pt_lr": 1e-4, "pt_warmup": 3200},
 }
 

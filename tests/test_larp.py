@@ -311,6 +311,7 @@ def small_dataset(tmp_path_factory):
 
 def _cfg(**kw):
     base = {"batch_size": 8, "queue_size": 24, "max_epochs": [2, 1, 1], "warmup_steps": 2, "patience": 5,
+            "audio_init": "random",  # this dataset has no pre-training pool for CLAP-PT
             "eval_batch_size": 32, "progress": False, "device": "cpu", "n_seed": 4, "num_threads": 1}
     base.update(kw)
     return C.resolve("cpu-tiny", base)
@@ -391,7 +392,7 @@ def test_checkpoint_roundtrip_and_resume(small_dataset, tmp_path):
 
 
 #: encoder overrides shared by the encoder tests (stages 1-2 are trained once, in the session cache)
-_ENC_OVER = {"batch_size": 8, "queue_size": 24, "max_epochs": [1, 1, 1], "warmup_steps": 2,
+_ENC_OVER = {"batch_size": 8, "queue_size": 24, "max_epochs": [1, 1, 1], "warmup_steps": 2, "audio_init": "random",
              "eval_batch_size": 32, "progress": False, "device": "cpu", "num_threads": 1}
 
 
@@ -403,6 +404,10 @@ def test_larp_encoder_trains_all_stages_and_embeds(small_dataset, tmp_path):
     report = enc.fit(small_dataset, seed=0, workdir=tmp_path / "wd", validator=_validator(small_dataset))
     assert [s["stage_name"] for s in report["stages"]] == ["wtc", "ttc", "tpc"]
     assert (tmp_path / "wd" / "larp_log_stage3.jsonl").is_file()
+    # issue #13.8: stop reason, steps, chance level and the fusion layer's distance from its init
+    s3 = report["stages"][2]
+    assert s3["stop_reason"] in ("patience", "budget") and s3["steps"] > 0
+    assert s3["chance_loss"] > 0 and s3["fusion_dist"] > 0
     ids = small_dataset.track_ids("test")
     x = enc.embed(small_dataset, ids)
     assert x.shape == (len(ids), 256) and x.dtype == np.float32 and np.isfinite(x).all()
@@ -418,7 +423,7 @@ def test_end_to_end_ci_improves_validation_recall(tiny_dataset, tmp_path):
     from encoders._larp.train import LarpTrainer
 
     cfg = C.resolve("cpu-tiny", {"max_epochs": [2, 1, 1], "progress": False, "device": "cpu", "patience": 5,
-                                      "num_threads": 1})
+                                 "num_threads": 1, "audio_init": "random"})
     res = LarpTrainer(tiny_dataset, cfg, seed=0, cache_root=tmp_path, validator=_validator(tiny_dataset)).run(1)[0]
     init = res.history[0]["recall@10"]
     assert res.best_metric > init, [r["recall@10"] for r in res.history]
@@ -525,3 +530,260 @@ def test_figure4_sweep_writes_result_files(small_dataset, tmp_path):
     assert sorted(figure4_data(tmp_path)[group]) == [1, 3]
     assert figure4(tmp_path, tmp_path / "f4.png").is_file()
     assert not load_cells(tmp_path, "ci")  # variant cells are not Table 2 rows
+
+
+# ------------------------------------------------------------------------------ issue #13
+def test_tpc_paper_targets_put_mass_on_every_track_of_the_playlist():
+    """#13.1: two anchors of one playlist are not each other's negatives (Eq. 25), and the
+    playlist->track direction reads the track queue."""
+    from encoders._larp.losses import tpc_paper_loss, tpc_targets
+
+    ts = TrainingSet.from_playlists([f"t{i}" for i in range(5)], [[0, 1, 2], [3, 4]])
+    keys = torch.from_numpy(ts.member_keys())
+    anchors, playlists = torch.tensor([0, 1, 3]), torch.tensor([0, 0, 1])  # anchors 0 and 1 share playlist 0
+    queue = torch.tensor([2, 4, -1, 0])  # slot 2 never filled
+    p2t, t2p = tpc_targets(anchors, playlists, queue, keys, 5)
+    assert p2t.shape == (3, 7) and t2p.shape == (3, 3)
+    # playlist 0 -> anchors 0 and 1, queue tracks 2 and 0; playlist 1 -> anchor 3, queue track 4
+    assert p2t[0].tolist() == [0.25, 0.25, 0, 0.25, 0, 0, 0.25] and p2t[1].tolist() == p2t[0].tolist()
+    assert p2t[2].tolist() == [0, 0, 1 / 2, 0, 1 / 2, 0, 0]
+    assert t2p[0].tolist() == [0.5, 0.5, 0] and t2p[2].tolist() == [0, 0, 1]
+    rng = np.random.default_rng(3)
+    a_p, t_p, a_s, t_s = (torch.from_numpy(_unit(rng, 3, 4)).float() for _ in range(4))
+    aq, tq = (torch.from_numpy(_unit(rng, 4, 4)).float() for _ in range(2))
+    got = tpc_paper_loss(a_p, t_p, a_s, t_s, aq, tq, anchors, playlists, queue, keys, 5, 0.1)
+
+    def ce(logits, tgt):
+        return float(-(torch.log_softmax(logits, 1) * tgt).sum(1).mean())
+
+    want = ((ce(a_p @ torch.cat([t_s, tq]).T / 0.1, p2t) + ce(t_s @ a_p.T / 0.1, t2p)) / 2
+            + (ce(t_p @ torch.cat([a_s, aq]).T / 0.1, p2t) + ce(a_s @ t_p.T / 0.1, t2p)) / 2) / 2
+    assert got.item() == pytest.approx(want, rel=1e-5)
+    assert got.item() != pytest.approx(((inbatch_contrast(a_p, t_s, 0.1) + inbatch_contrast(t_p, a_s, 0.1)) / 2).item())
+    assert C.resolve("paper")["tpc_loss"] == "paper" and C.resolve("paper", {"tpc_loss": "inbatch"})
+    with pytest.raises(ValueError, match="tpc_loss"):
+        C.resolve("paper", {"tpc_loss": "nope"})
+
+
+@pytest.fixture(scope="module")
+def feature_model():
+    """A cpu-tiny LarpModel whose towers are replaced by fixed features per track index
+    (``mel[:, 0, 0]`` carries the index), so the losses' inputs are known."""
+    from encoders._larp.model import LarpModel
+
+    cfg = C.resolve("cpu-tiny", {"queue_size": 8, "fusion": False, "device": "cpu"})
+    model = LarpModel(cfg, 6, seed=0)
+    table = torch.nn.functional.normalize(torch.randn(6, int(cfg["embed_dim"]), generator=torch.Generator().manual_seed(0)), dim=1)
+
+    def feats(mel, momentum):
+        return table[mel[:, 0, 0].long()]
+
+    model._audio = feats
+    model._text = lambda ids, mask, momentum: table[ids[:, 0].long()].flip(1)
+    return model
+
+
+def _feature_batch(anchors, partners, playlists=None):
+    idx = torch.tensor(anchors + partners)
+    b = {"mel": idx.float()[:, None, None].repeat(1, 2, 2), "input_ids": idx[:, None].repeat(1, 3),
+         "attention_mask": torch.ones(len(idx), 3, dtype=torch.long), "track_idx": idx}
+    if playlists is not None:
+        b["ctx_idx"] = torch.tensor([[p] for p in partners])
+        b["ctx_pad"] = torch.zeros(len(anchors), 1, dtype=torch.bool)
+        b["playlist_idx"] = torch.tensor(playlists)
+    return b
+
+
+def test_wtc_runs_on_the_anchors_in_stages_2_and_3(feature_model, monkeypatch):
+    """#13.2: in stages 2-3 WTC's batch is the anchors s_i, not [s_i; s_j]."""
+    import encoders._larp.model as M
+
+    calls = []
+    real = M.itc_loss
+
+    def spy(a, t, *args, **kw):
+        calls.append((a.detach().clone(), t.detach().clone()))
+        return real(a, t, *args, **kw)
+
+    monkeypatch.setattr(M, "itc_loss", spy)
+    model = feature_model
+    model.set_cooccurrence(Cooccurrence.from_playlists([np.array([0, 1, 2]), np.array([3, 4, 5])], 6).to_tensor())
+    batch = _feature_batch([0, 3], [1, 4])
+    out = model(batch, 2, 0.4)
+    (a_w, t_w), (a_t, _) = calls
+    want_a = model._audio(batch["mel"][:2], False)
+    assert a_w.shape[0] == 2 and torch.equal(a_w, want_a) and torch.equal(t_w, model._text(batch["input_ids"][:2], None, False))
+    assert a_t.shape[0] == 4  # TTC still sees both halves
+    assert torch.isfinite(out["loss"])
+    calls.clear()
+    model(_feature_batch([0, 1, 2], [3, 4, 5]), 1, 0.4)  # stage 1: every row is a track of its own
+    assert calls[0][0].shape[0] == 6
+
+
+def test_stage3_forward_uses_the_paper_tpc(feature_model):
+    ts = TrainingSet.from_playlists([f"t{i}" for i in range(6)], [[0, 1, 2], [3, 4, 5]])
+    model = feature_model
+    model.set_membership(torch.from_numpy(ts.member_keys()))
+    batch = _feature_batch([0, 1, 3], [2, 2, 5], playlists=[0, 0, 1])
+    out = model(batch, 3, 0.4)
+    assert torch.isfinite(out["tpc"]) and set(out) == {"wtc", "ttc", "tpc", "loss"}
+    ch = model.chance_levels(3, 6)
+    assert ch["wtc"] == pytest.approx(math.log(3 + 8)) and ch["ttc"] == pytest.approx(math.log(6 + 8))
+    assert ch["tpc"] == pytest.approx((math.log(3 + 8) + math.log(3)) / 2)
+
+
+class _Scripted:
+    """A validator that returns a scripted recall@10 per call (epoch 0 first)."""
+
+    def __init__(self, scores):
+        self.scores, self.calls = list(scores), 0
+
+    def __call__(self, track_ids, emb):
+        v = self.scores[min(self.calls, len(self.scores) - 1)]
+        self.calls += 1
+        return {"recall@10": v, "ndcg@10": v}
+
+
+def test_epoch0_is_selectable_and_warmup_is_a_fraction(small_dataset, tmp_path):
+    """#13.3: a stage whose inherited weights (epoch 0) validate best keeps them.
+    #13.4: the trainer's warm-up is warmup_fraction of the stage's steps."""
+    from encoders._larp.train import LarpTrainer
+
+    cfg = _cfg(max_epochs=[2, 1, 1], warmup_fraction=0.5, warmup_steps=None, min_epochs=1, patience=5)
+    tr = LarpTrainer(small_dataset, cfg, seed=0, cache_root=tmp_path, validator=_Scripted([0.9, 0.1, 0.2]))
+    res = tr.run(1)[0]
+    assert res.best_epoch == 0 and res.best_metric == 0.9 and res.epochs_run == 2
+    init = tr.build_model(1).state_dict()
+    best = _state(res.best_path)
+    final = _state(res.dir / "final.safetensors")
+    for k in ("audio_proj.weight", "text_proj.weight", "temp"):
+        assert torch.equal(best[k], init[k]) and not torch.equal(final[k], init[k]), k
+    total = 2 * tr.steps_per_epoch(1)
+    assert res.extra["total_steps"] == total and res.extra["warmup_steps"] == round(0.5 * total)
+    assert res.extra["stop_reason"] == "budget" and res.extra["steps"] == total
+    log = [__import__("json").loads(x) for x in (res.dir / "log.jsonl").read_text().splitlines()]
+    assert log[0]["best"] and log[-1]["stop_reason"] == "budget" and log[-1]["chance_wtc"] == pytest.approx(
+        math.log(8 + 24))
+
+
+def test_lr_schedule_is_a_fraction_of_the_stage():
+    """#13.4: warm-up = warmup_fraction × the stage's N steps, cosine to 0 at step N; the
+    paper config keeps 3,000 absolute steps."""
+    from benchmark.core.training import lr_lambda
+
+    cfg = C.resolve("cpu-small")
+    assert cfg["warmup_steps"] is None and cfg["warmup_fraction"] == 0.1
+    spe = 37
+    warmup, total = C.stage_schedule(cfg, spe, 2)
+    assert total == spe * C.max_epochs(cfg, 2) and warmup == round(0.1 * total)
+    f = lr_lambda(warmup, total)
+    assert f(0) == pytest.approx(1 / warmup) and f(warmup - 1) == pytest.approx(1.0)
+    assert f(warmup + (total - warmup) // 2) == pytest.approx(0.5, abs=0.02) and f(total) == pytest.approx(0.0)
+    paper = C.resolve("paper")
+    assert C.stage_schedule(paper, 1000, 1) == (3000, 45000)
+    assert C.resolve("cpu-tiny", {"warmup_steps": 7})["warmup_fraction"] is None
+    with pytest.raises(ValueError, match="exactly one"):
+        C.resolve("paper", {"warmup_steps": 10, "warmup_fraction": 0.1})
+
+
+def test_stop_rule_on_a_scripted_sequence():
+    """#13.8: stop after >= patience epochs without a gain of at least min_delta, never
+    before min_epochs; 'budget' at max_epochs."""
+    from encoders._larp.train import StopRule
+
+    rule = StopRule(patience=2, min_delta=0.01, min_epochs=5, max_epochs=10)
+    # e1 +.02 gain; e2, e3 gains < .01 (bad 1, 2; too early to stop); e4 improves; e5, e6 bad -> stop
+    got = rule.trace([0.10, 0.12, 0.125, 0.126, 0.20, 0.205, 0.207, 0.5])
+    assert got == {"best_epoch": 4, "best": 0.20, "epochs_run": 6, "stop_reason": "patience"}
+    assert rule.trace([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])["best_epoch"] == 0  # epoch 0 wins, stops at min_epochs
+    assert rule.trace([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])["epochs_run"] == 5
+    assert StopRule(5, 0.0, 1, 3).trace([0.1, 0.2, 0.3, 0.4])["stop_reason"] == "budget"
+    assert not rule.improves(float("nan"), 0.1)
+    cpu = C.resolve("cpu-small")
+    assert (cpu["min_epochs"], cpu["patience"]) == (5, 2) and all(C.max_epochs(cpu, s) >= 5 for s in (1, 2, 3))
+
+
+def test_nan_loss_stops_with_a_clear_error_and_resumes(small_dataset, tmp_path, monkeypatch):
+    """#13.7: a NaN loss names stage and step, keeps the last good checkpoint; a rerun resumes."""
+    from encoders._larp.model import LarpModel
+    from encoders._larp.train import LarpTrainer, StageDiverged
+
+    cfg = _cfg(max_epochs=[2, 1, 1], patience=5)
+    real = LarpModel.forward
+    n = {"calls": 0}
+
+    def nan_at_epoch2(self, batch, stage, alpha):
+        out = real(self, batch, stage, alpha)
+        n["calls"] += 1
+        if n["calls"] == spe + 1:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    tr = LarpTrainer(small_dataset, cfg, seed=2, cache_root=tmp_path, validator=_validator(small_dataset))
+    spe = tr.steps_per_epoch(1)
+    monkeypatch.setattr(LarpModel, "forward", nan_at_epoch2)
+    with pytest.raises(StageDiverged, match=rf"stage 1 \(WTC\) diverged: non-finite loss at step {spe} "):
+        tr.run(1)
+    d = tr.stage_dir(1)
+    assert (d / "ckpt-e1.safetensors").is_file() and (d / "last_state.pt").is_file() and not (d / "done.json").exists()
+    last = __import__("json").loads((d / "log.jsonl").read_text().splitlines()[-1])
+    assert last["stop_reason"] == "diverged" and last["last_good_checkpoint"].endswith("ckpt-e1.safetensors")
+    monkeypatch.setattr(LarpModel, "forward", real)
+    res = LarpTrainer(small_dataset, cfg, seed=2, cache_root=tmp_path, validator=_validator(small_dataset)).run(1)[0]
+    assert res.epochs_run == 2 and not res.skipped and [r["epoch"] for r in res.history] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("profile", ["ci", "quick"])
+def test_bert_text_is_larps_text_tower_before_projection(profile):
+    """#13.6: at each profile bert-text and LARP's text tower give the same features before
+    LARP's projection (same model, same layers, CLS, 30 tokens)."""
+    from encoders import REGISTRY
+    from encoders._larp.model import LarpModel
+
+    bert = REGISTRY.get("bert-text").from_profile(profile, {"normalize": False, "device": "cpu"})
+    larp = REGISTRY.get("larp").from_profile(profile)
+    assert bert.config["num_layers"] == larp.larp_config["text_num_layers"]
+    assert bert.config["pooling"] == "cls" and bert.config["max_length"] == larp.larp_config["text_max_length"]
+    captions = ["The track Blue by Band 1 on album Sky", "The track A much longer title with words by X on album Y"]
+    ds = SimpleNamespace(caption=lambda i: captions[int(i)])
+    got = bert.embed(ds, ["0", "1"])
+    model = LarpModel({**larp.larp_config, "fusion": False, "queue_size": 4}, 1, seed=0).eval()
+    from encoders._larp.data import tokenize
+
+    ids, mask = tokenize(model.tokenizer, captions, int(larp.larp_config["text_max_length"]))
+    with torch.no_grad():
+        out = model.text_encoder(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+    want = out.last_hidden_state[:, 0].numpy()
+    assert got.shape == want.shape and np.allclose(got, want, atol=1e-4)
+
+
+def test_audio_tower_starts_from_clap_pt_weights(tiny_dataset, tmp_path):
+    """#13.5: LARP's stage-1 audio tower (and htsat-audio with init='clap-pt') start from
+    CLAP-PT's trained audio tower for the same dataset and seed; one HTS-AT per profile."""
+    from encoders import REGISTRY
+    from encoders._audio_init import clap_pt_audio_state
+    from encoders._htsat import HTSAT_BY_PROFILE, get_htsat_config
+    from encoders._larp.train import LarpTrainer
+
+    for profile, mc in (("ci", "cpu-tiny"), ("quick", "cpu-small"), ("paper", "paper")):
+        want = get_htsat_config(HTSAT_BY_PROFILE[profile]).to_dict()
+        assert get_htsat_config(C.resolve(mc)["htsat"]).to_dict() == want
+        for name in ("clap-pt", "htsat-audio"):
+            assert REGISTRY.get(name).from_profile(profile).htsat_config.to_dict() == want, (name, profile)
+    assert C.resolve("cpu-tiny")["audio_init"] == "clap-pt" and C.resolve("paper")["audio_init"] == "clap-pt"
+    cfg = C.resolve("cpu-tiny", {"progress": False, "device": "cpu", "num_threads": 1})
+    tr = LarpTrainer(tiny_dataset, cfg, seed=0, cache_root=tmp_path, validator=_validator(tiny_dataset))
+    model = tr.build_model(1)
+    random_state = {k: v.clone() for k, v in model.audio_encoder.state_dict().items()}
+    info = tr.init_audio_tower(model)
+    state, _ = clap_pt_audio_state(tiny_dataset, 0, "ci", cfg["htsat"])
+    assert info["audio_init"] == "clap-pt" and state.keys() == model.audio_encoder.state_dict().keys()
+    for k, v in model.audio_encoder.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    for k, v in model.audio_encoder_m.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    assert any(not torch.equal(random_state[k], state[k]) for k in state)  # CLAP-PT trained it
+    assert tr.audio_checkpoint_id().startswith("clap-pt:ci:")
+    htsat = REGISTRY.get("htsat-audio").from_profile("ci", {"init": "clap-pt", "device": "cpu"})
+    for k, v in htsat._load(tiny_dataset).state_dict().items():
+        assert torch.equal(v.cpu(), state[k]), k

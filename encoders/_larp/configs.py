@@ -18,15 +18,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from encoders._htsat import HTSAT_BY_PROFILE
+from encoders._text import LARP_TEXT_TOWERS
+
 #: Bumped when a change alters what a stage trains, so old stage checkpoints are not reused.
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: TPC paper loss, WTC on anchors, epoch 0 selectable, stop rule
 
 STAGES: tuple[str, ...] = ("wtc", "ttc", "tpc")
 
 PAPER: dict[str, Any] = {
     # towers -------------------------------------------------------------------------
     "htsat": "tiny",  # a name of encoders._htsat.HTSAT_CONFIGS or {"base": name, field: value}
-    "audio_checkpoint": None,  # HTS-AT/CLAP/LARP weights for the audio tower (stage 1 start)
+    "audio_checkpoint": None,  # HTS-AT/CLAP/LARP weights for the audio tower (stage 1 start; wins over audio_init)
+    "audio_init": "clap-pt",  # stage 1's HTS-AT: "clap-pt" (in-repo CLAP-PT audio tower) or "random"
+    "audio_init_profile": "paper",  # whose CLAP-PT settings (clap-pt's profile of the same HTS-AT)
     "text_model": "bert-base-uncased",  # HF name, local dir, or "all-MiniLM-L6-v2" (packaged)
     "text_num_layers": None,  # keep only the first k transformer layers (CPU configs); None = all
     "text_max_length": 30,
@@ -47,7 +52,7 @@ PAPER: dict[str, Any] = {
     "n_seed": 10,  # TPC: at most n_seed other tracks of the playlist build its vector
     "fusion": True,  # TPC playlist vector: self-attention fusion (True) or mean pooling (False)
     "tpc_context_includes_anchor": False,  # official: the anchor may be among the context tracks
-    "tpc_loss": "paper",  # "paper": symmetric in-batch contrast; "official": track->playlist only
+    "tpc_loss": "paper",  # "paper": Eq. 20-25 (queue, multi-positive); "inbatch"; "official"
     "lookup_init": "encode",  # "encode": tables start from one pass over train; "zeros": official
     # optimisation -------------------------------------------------------------------
     "batch_size": 50,  # tracks per step in stage 1, pairs per step in stages 2 and 3
@@ -55,9 +60,12 @@ PAPER: dict[str, Any] = {
     "adam_beta1": 0.9,
     "adam_beta2": 0.99,  # the paper; the official code uses 0.999
     "weight_decay": 0.0,
-    "warmup_steps": 3000,  # the paper; the official code uses CLAP's 3,200
+    "warmup_steps": 3000,  # the paper; the official code uses CLAP's 3,200 (None: use warmup_fraction)
+    "warmup_fraction": None,  # warm-up as a fraction of each stage's steps (CPU configs); excludes warmup_steps
     "max_epochs": 45,  # an int, or [wtc, ttc, tpc]
-    "patience": 5,
+    "min_epochs": 1,  # early stopping never ends a stage before this many epochs
+    "patience": 5,  # stop after >= patience epochs without a validation gain of at least min_delta
+    "min_delta": 0.0,
     "grad_clip": None,
     # model selection ----------------------------------------------------------------
     "selection_split": "valid",  # "test" reproduces the official code (selects on test)
@@ -84,30 +92,40 @@ MODEL_CONFIGS: dict[str, dict[str, Any]] = {
     # quick profile: ~3,000 training tracks, all three stages in ~15 min on 2 cores
     "cpu-small": {
         **copy.deepcopy(PAPER), **_CPU_COMMON,
-        "htsat": "cpu-small",
-        "text_num_layers": 3,
+        "htsat": copy.deepcopy(HTSAT_BY_PROFILE["quick"]),  # shared with clap-pt / htsat-audio (quick)
+        "audio_init_profile": "quick",
+        "text_num_layers": LARP_TEXT_TOWERS["quick"]["num_layers"],  # 3, shared with bert-text (quick)
         "text_freeze_embeddings": True,
         "queue_size": 2048,
         "batch_size": 32,
         "lr": 2e-4,
-        "warmup_steps": 50,
-        "max_epochs": [3, 2, 2],
+        "warmup_steps": None,
+        "warmup_fraction": 0.1,
+        "max_epochs": [10, 8, 8],
+        "min_epochs": 5,
         "patience": 2,
+        "min_delta": 0.001,
         "pairs_per_track": 0.5,
         "alpha_ramp_epochs": 1.0,
     },
     # ci profile and unit tests: seconds per stage
     "cpu-tiny": {
         **copy.deepcopy(PAPER), **_CPU_COMMON,
-        "htsat": "cpu-micro",
-        "text_num_layers": 2,
+        "htsat": HTSAT_BY_PROFILE["ci"],  # shared with clap-pt / htsat-audio (ci)
+        "audio_init_profile": "ci",
+        "text_num_layers": LARP_TEXT_TOWERS["ci"]["num_layers"],  # 2, shared with bert-text (ci)
         "text_freeze_embeddings": True,
         "queue_size": 256,
         "batch_size": 16,
         "lr": 3e-4,
-        "warmup_steps": 10,
+        "warmup_steps": None,
+        "warmup_fraction": 0.1,
+        # a smoke profile (its numbers are not reported): the 5-epoch minimum of the CPU
+        # profiles would multiply the ci suite's LARP time (~1 CPU-minute per epoch there)
         "max_epochs": [3, 2, 2],
+        "min_epochs": 1,
         "patience": 2,
+        "min_delta": 0.001,
         "pairs_per_track": 0.5,
         "n_seed": 5,
         "alpha_ramp_epochs": 1.0,
@@ -130,12 +148,25 @@ OPTION_NOTES: dict[str, str] = {
     "warmup_steps": "3000 (default, the paper) vs 3200 (the official script, copied from CLAP).",
     "tpc_context_includes_anchor": "False (default, paper: 'other tracks of the playlist') vs True (official: "
                                    "the shuffled, truncated playlist may contain the anchor).",
-    "tpc_loss": "'paper' (default): 1/2[Contrast(a_p, t_s) + Contrast(t_p, a_s)] with in-batch negatives in "
-                "both directions; 'official': only track->playlist cross-entropy (a_s vs t_p, t_s vs a_p).",
+    "tpc_loss": "'paper' (default, Appendix A Eq. 20-22, 25): 1/2[Contrast(a_p, t_s) + Contrast(t_p, a_s)]; the "
+                "playlist->track direction takes its negatives from the momentum track queue, the "
+                "track->playlist direction from the batch's playlists, and the targets are multi-positive "
+                "from the playlist-track graph (two anchors of one playlist are not each other's negatives). "
+                "'inbatch': the former form, in-batch negatives and one-hot targets both ways; 'official': "
+                "only track->playlist cross-entropy (a_s vs t_p, t_s vs a_p), in-batch.",
+    "warmup_fraction": "CPU configs: linear warm-up over this fraction of each stage's optimiser steps, then "
+                       "cosine to 0 at the stage's last step. The paper config keeps the paper's absolute "
+                       "3,000 steps (warmup_steps; 45 epochs of MPD at batch 50 are far more steps).",
+    "min_delta": "an epoch improves when its validation metric beats the best so far by at least min_delta; "
+                 "a stage stops after `patience` epochs without improvement, never before min_epochs.",
     "lookup_init": "'encode' (default): the lookup tables start from one pass of the stage-2 model over the "
                    "training tracks; 'zeros': the official code (tables fill up as tracks are seen).",
     "text_freeze_embeddings": "False (paper, official): every text-tower weight trains. The CPU configs freeze the "
                               "word-embedding matrix (11.7M of MiniLM's 22.7M weights) to save optimizer time.",
+    "audio_init": "'clap-pt' (default): stage 1 starts the HTS-AT from CLAP-PT's audio tower pre-trained in-repo "
+                  "on the dataset's pre-training pool with the same seed (the paper's LARP starts from a "
+                  "pre-trained HTS-AT; the official code meant to, but a key bug left it random). 'random': "
+                  "seeded random init (the official code's effective behaviour). audio_checkpoint wins.",
     "selection_split": "'valid' (default) vs 'test' (the official code selects epochs on the test split).",
     "pairs_per_track": "pairs (s_i, s_j) sharing a playlist drawn per training track and epoch; the official "
                        "pair file is named 5_pairs.pkl (read as 5 per track; not verifiable).",
@@ -156,6 +187,10 @@ def resolve(model_config: str, overrides: dict[str, Any] | None = None) -> dict[
             raise ValueError(f"unknown LARP option {k!r}; known: {sorted(PAPER)}")
         if v is not None:
             cfg[k] = copy.deepcopy(v)
+    # warm-up is given one way: overriding one form replaces the config's other form
+    set_ = {k for k in ("warmup_steps", "warmup_fraction") if (overrides or {}).get(k) is not None}
+    if len(set_) == 1:
+        cfg[({"warmup_steps", "warmup_fraction"} - set_).pop()] = None
     cfg["model_config"] = model_config
     validate(cfg)
     return cfg
@@ -164,8 +199,19 @@ def resolve(model_config: str, overrides: dict[str, Any] | None = None) -> dict[
 def validate(cfg: dict[str, Any]) -> None:
     if cfg["selection_split"] not in ("valid", "test"):
         raise ValueError(f"selection_split must be 'valid' or 'test', not {cfg['selection_split']!r}")
-    if cfg["tpc_loss"] not in ("paper", "official"):
-        raise ValueError(f"tpc_loss must be 'paper' or 'official', not {cfg['tpc_loss']!r}")
+    if cfg["tpc_loss"] not in ("paper", "inbatch", "official"):
+        raise ValueError(f"tpc_loss must be 'paper', 'inbatch' or 'official', not {cfg['tpc_loss']!r}")
+    if cfg["audio_init"] not in ("clap-pt", "random"):
+        raise ValueError(f"audio_init must be 'clap-pt' or 'random', not {cfg['audio_init']!r}")
+    if cfg["audio_init_profile"] not in ("ci", "quick", "paper"):
+        raise ValueError(f"audio_init_profile must be 'ci', 'quick' or 'paper', not {cfg['audio_init_profile']!r}")
+    if (cfg.get("warmup_steps") is None) == (cfg.get("warmup_fraction") is None):
+        raise ValueError("set exactly one of warmup_steps and warmup_fraction "
+                         f"(got {cfg.get('warmup_steps')!r} and {cfg.get('warmup_fraction')!r})")
+    if cfg.get("warmup_fraction") is not None and not 0.0 <= float(cfg["warmup_fraction"]) < 1.0:
+        raise ValueError("warmup_fraction must be in [0, 1)")
+    if int(cfg["min_epochs"]) < 1 or int(cfg["patience"]) < 1 or float(cfg["min_delta"]) < 0:
+        raise ValueError("min_epochs and patience must be >= 1 and min_delta >= 0")
     if cfg["lookup_init"] not in ("encode", "zeros"):
         raise ValueError(f"lookup_init must be 'encode' or 'zeros', not {cfg['lookup_init']!r}")
     if cfg["precision"] not in ("auto", "bf16", "fp32"):
@@ -189,6 +235,21 @@ def validate(cfg: dict[str, Any]) -> None:
 def max_epochs(cfg: dict[str, Any], stage: int) -> int:
     me = cfg["max_epochs"]
     return int(me[stage - 1]) if isinstance(me, (list, tuple)) else int(me)
+
+
+def warmup_steps(cfg: dict[str, Any], total_steps: int) -> int:
+    """Warm-up steps of a stage of ``total_steps`` optimiser steps: ``warmup_steps`` when set
+    (the paper's 3,000), else ``round(warmup_fraction * total_steps)``."""
+    if cfg.get("warmup_steps") is not None:
+        return int(cfg["warmup_steps"])
+    return round(float(cfg["warmup_fraction"]) * int(total_steps))
+
+
+def stage_schedule(cfg: dict[str, Any], steps_per_epoch: int, stage: int) -> tuple[int, int]:
+    """``(warmup, total)`` of stage ``stage``'s LR schedule: ``total`` = its step budget
+    (steps per epoch × max epochs); warm-up by :func:`warmup_steps`."""
+    total = int(steps_per_epoch) * max_epochs(cfg, stage)
+    return warmup_steps(cfg, total), total
 
 
 def stage_config(cfg: dict[str, Any], stage: int) -> dict[str, Any]:

@@ -70,6 +70,13 @@ class TrainingSet:
     def tracks_in_playlists(self) -> np.ndarray:
         return np.array([i for i, p in enumerate(self.track_playlists) if len(p)], dtype=np.int64)
 
+    def member_keys(self) -> np.ndarray:
+        """The playlist-track graph ``R`` as sorted unique int64 keys ``playlist * n + track``
+        (TPC's multi-positive targets, :func:`encoders._larp.losses.tpc_targets`)."""
+        n = self.num_tracks
+        keys = [k * n + p for k, p in enumerate(self.playlists) if len(p)]
+        return np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+
 
 class Cooccurrence:
     """Which training tracks share a playlist: sorted unique keys ``i * n + j`` (self pairs too)."""
@@ -281,6 +288,8 @@ class PlanDataset:
             item["b"] = self._track(int(self.plan["b"][r]))
         if "ctx" in self.plan:
             item["ctx"] = self.plan["ctx"][r]
+        if "playlist" in self.plan:
+            item["playlist"] = np.int64(self.plan["playlist"][r])
         return item
 
 
@@ -298,6 +307,8 @@ class Collate:
             pad = ctx < 0
             batch["ctx_idx"] = ctx.clamp_min(0)
             batch["ctx_pad"] = pad
+        if "playlist" in items[0]:
+            batch["playlist_idx"] = torch.from_numpy(np.array([it["playlist"] for it in items], dtype=np.int64))
         return batch
 
 

@@ -5,10 +5,18 @@
   targets ``α·softmax(momentum similarities) + (1-α)·positives``, mean of the audio→text
   and text→audio cross-entropies. An optional boolean ``exclude`` matrix removes
   candidates from the softmax (the co-occurrence false-negative mask of Appendix A).
-* :func:`inbatch_contrast` — the TPC contrast between tracks and playlist vectors, with
-  in-batch negatives and hard targets (there is no playlist queue, as in the official
-  code).
-* :func:`cooccurrence_exclusion` — builds ``exclude`` from track indices.
+* :func:`tpc_paper_loss` — TPC as in the paper (Appendix A, Eq. 20-22, 25): a playlist
+  vector is contrasted with ``[in-batch anchors; momentum track queue]`` and a track with
+  the batch's playlist vectors (there is no playlist queue, so the track->playlist
+  direction is in-batch), with **multi-positive** targets from the playlist-track graph
+  ``R``: every candidate track that belongs to the playlist (and every in-batch playlist
+  that contains the track) is a positive, so two anchors of the same playlist are never
+  each other's negatives (:func:`tpc_targets`).
+* :func:`inbatch_contrast` — the former TPC (``tpc_loss="inbatch"``): in-batch negatives
+  and one-hot targets, row ``i`` against row ``i`` only.
+* :func:`cooccurrence_exclusion` — builds ``exclude`` from track indices;
+  :func:`key_lookup` / :func:`membership` — the sorted-key lookups behind it and behind
+  the playlist-track graph.
 
 Similarities are computed in float32 even under autocast.
 """
@@ -94,6 +102,69 @@ def inbatch_contrast(x: torch.Tensor, y: torch.Tensor, temp: torch.Tensor | floa
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
 
 
+def key_lookup(rows: torch.Tensor, cols: torch.Tensor, keys: torch.Tensor, num_cols: int) -> torch.Tensor:
+    """``[R, C]`` bool: ``rows[r] * num_cols + cols[c]`` is in the sorted int64 ``keys``;
+    columns with a negative index (empty queue slots) are never found."""
+    import torch
+
+    k = rows.long()[:, None] * num_cols + cols.long()[None, :]
+    if keys.numel() == 0:
+        found = torch.zeros_like(k, dtype=torch.bool)
+    else:
+        pos = torch.searchsorted(keys, k.reshape(-1)).clamp_max(keys.numel() - 1)
+        found = (keys[pos] == k.reshape(-1)).reshape(k.shape)
+    return found & (cols >= 0)[None, :]
+
+
+def membership(playlists: torch.Tensor, tracks: torch.Tensor, member_keys: torch.Tensor,
+               num_tracks: int) -> torch.Tensor:
+    """``[P, C]`` bool: track ``tracks[c]`` belongs to training playlist ``playlists[p]``
+    (``member_keys``: sorted keys ``playlist * num_tracks + track``; see
+    :meth:`encoders._larp.data.TrainingSet.member_keys`)."""
+    return key_lookup(playlists, tracks, member_keys, num_tracks)
+
+
+def tpc_targets(anchor_tracks: torch.Tensor, anchor_playlists: torch.Tensor, queue_tracks: torch.Tensor,
+                member_keys: torch.Tensor, num_tracks: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The multi-positive targets of Eq. 25 (``R`` = the playlist-track graph), normalised.
+
+    Returns ``(p2t [n, n+Q], t2p [n, n])``: row ``k`` of ``p2t`` spreads its mass evenly
+    over the candidate tracks ``[anchors; queue]`` that belong to playlist
+    ``anchor_playlists[k]``; row ``i`` of ``t2p`` over the batch's playlists that contain
+    anchor ``i``. The diagonal (the pair's own anchor / playlist) is always positive.
+    """
+    import torch
+
+    n = anchor_tracks.shape[0]
+    cols = torch.cat([anchor_tracks.long(), queue_tracks.long()])
+    p2t = membership(anchor_playlists, cols, member_keys, num_tracks)
+    eye = torch.eye(n, dtype=torch.bool, device=p2t.device)
+    p2t[:, :n] |= eye
+    t2p = p2t[:, :n].t().clone() | eye
+    return (p2t.float() / p2t.sum(1, keepdim=True).float(), t2p.float() / t2p.sum(1, keepdim=True).float())
+
+
+def tpc_paper_loss(a_p: torch.Tensor, t_p: torch.Tensor, a_s: torch.Tensor, t_s: torch.Tensor,
+                   a_queue: torch.Tensor, t_queue: torch.Tensor, anchor_tracks: torch.Tensor,
+                   anchor_playlists: torch.Tensor, queue_tracks: torch.Tensor, member_keys: torch.Tensor,
+                   num_tracks: int, temp: torch.Tensor | float) -> torch.Tensor:
+    """``½[Contrast(a_p, t_s) + Contrast(t_p, a_s)]`` (Eq. 20-22) with multi-positive targets (Eq. 25).
+
+    ``Contrast(a_p, t_s) = ½[CE(a_p -> [t_s; t_queue]) + CE(t_s -> a_p)]`` and likewise for
+    ``(t_p, a_s)``: the playlist->track direction draws its negatives from the momentum
+    track queue, the track->playlist direction from the batch's playlist vectors.
+    """
+    import torch
+
+    p2t, t2p = tpc_targets(anchor_tracks, anchor_playlists, queue_tracks, member_keys, num_tracks)
+    a_p, t_p, a_s, t_s = a_p.float(), t_p.float(), a_s.float(), t_s.float()
+    t_cands = torch.cat([t_s, t_queue.float()], dim=0)
+    a_cands = torch.cat([a_s, a_queue.float()], dim=0)
+    c_at = (soft_cross_entropy(a_p @ t_cands.t() / temp, p2t) + soft_cross_entropy(t_s @ a_p.t() / temp, t2p)) / 2
+    c_ta = (soft_cross_entropy(t_p @ a_cands.t() / temp, p2t) + soft_cross_entropy(a_s @ t_p.t() / temp, t2p)) / 2
+    return (c_at + c_ta) / 2
+
+
 def cooccurrence_exclusion(row_tracks: torch.Tensor, col_tracks: torch.Tensor,
                            positive_cols: torch.Tensor, pair_keys: torch.Tensor,
                            num_tracks: int) -> torch.Tensor:
@@ -106,12 +177,6 @@ def cooccurrence_exclusion(row_tracks: torch.Tensor, col_tracks: torch.Tensor,
     """
     import torch
 
-    keys = row_tracks.long()[:, None] * num_tracks + col_tracks.long()[None, :]
-    if pair_keys.numel() == 0:
-        found = torch.zeros_like(keys, dtype=torch.bool)
-    else:
-        pos = torch.searchsorted(pair_keys, keys.reshape(-1)).clamp_max(pair_keys.numel() - 1)
-        found = (pair_keys[pos] == keys.reshape(-1)).reshape(keys.shape)
-    found &= (col_tracks >= 0)[None, :]
+    found = key_lookup(row_tracks, col_tracks, pair_keys, num_tracks)
     found[torch.arange(found.shape[0], device=found.device), positive_cols] = False
     return found

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from encoders._larp.fusion import build_fusion
-from encoders._larp.losses import cooccurrence_exclusion, inbatch_contrast, itc_loss
+from encoders._larp.losses import cooccurrence_exclusion, inbatch_contrast, itc_loss, tpc_paper_loss
 
 
 def _dist_world() -> int:
@@ -49,17 +50,6 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=0)
 
 
-def _truncate_text_layers(model: nn.Module, k: int) -> None:
-    enc = getattr(model, "encoder", None)
-    layers = getattr(enc, "layer", None)
-    if layers is None:
-        raise ValueError("text_num_layers needs a BERT-like model with .encoder.layer")
-    if not 1 <= k <= len(layers):
-        raise ValueError(f"text_num_layers={k} but the model has {len(layers)} layers")
-    enc.layer = nn.ModuleList(list(layers)[:k])
-    model.config.num_hidden_layers = k
-
-
 class LarpModel(nn.Module):
     """See the module docstring. ``num_tracks`` = number of training tracks (lookup tables)."""
 
@@ -70,7 +60,7 @@ class LarpModel(nn.Module):
         hub_offline()
         from benchmark.core.runtime import seeded
         from encoders._htsat import build_htsat, get_htsat_config
-        from encoders._text import load_text_model
+        from encoders._text import load_text_model, truncate_layers
 
         self.cfg = dict(cfg)
         self.num_tracks = int(num_tracks)
@@ -82,7 +72,7 @@ class LarpModel(nn.Module):
             self.tokenizer = text.tokenizer
             self.text_encoder = text.model
             if cfg.get("text_num_layers"):
-                _truncate_text_layers(self.text_encoder, int(cfg["text_num_layers"]))
+                truncate_layers(self.text_encoder, int(cfg["text_num_layers"]))
             # parts whose output LARP never uses: frozen (no optimiser state, no DDP reduction)
             for mod in (getattr(self.audio_encoder, "tscam_conv", None), getattr(self.audio_encoder, "head", None),
                         getattr(self.text_encoder, "pooler", None)):
@@ -113,6 +103,7 @@ class LarpModel(nn.Module):
             self.register_buffer("text_table", torch.zeros(self.num_tracks, d))
             self.fusion = build_fusion(bool(cfg["fusion"]), d)
         self.register_buffer("pair_keys", torch.zeros(0, dtype=torch.long), persistent=False)
+        self.register_buffer("member_keys", torch.zeros(0, dtype=torch.long), persistent=False)
         self._pairs: list[tuple[nn.Module, nn.Module]] = [
             (self.audio_encoder, self.audio_encoder_m), (self.audio_proj, self.audio_proj_m),
             (self.text_encoder, self.text_encoder_m), (self.text_proj, self.text_proj_m),
@@ -124,6 +115,29 @@ class LarpModel(nn.Module):
 
     def set_cooccurrence(self, pair_keys: torch.Tensor) -> None:
         self.pair_keys = pair_keys.to(device=self.audio_queue.device, dtype=torch.long)
+
+    def set_membership(self, member_keys: torch.Tensor) -> None:
+        """The playlist-track graph (sorted keys ``playlist * num_tracks + track``) for TPC's targets."""
+        self.member_keys = member_keys.to(device=self.audio_queue.device, dtype=torch.long)
+
+    def chance_levels(self, stage: int, rows: int) -> dict[str, float]:
+        """``ln(#candidates)`` of each loss term (the loss of a model that cannot tell the
+        candidates apart, one positive each), for a batch of ``rows`` clips.
+
+        WTC and TTC contrast against ``[batch; queue]``; TPC ``paper`` averages its
+        playlist->track (anchors + queue) and track->playlist (in-batch playlists)
+        directions; ``inbatch``/``official`` contrast within the ``rows/2`` pairs.
+        """
+        q = int(self.audio_queue.shape[0])
+        n = rows // 2 if stage >= 2 else rows
+        out = {"wtc": math.log(n + q)}
+        if stage >= 2:
+            out["ttc"] = math.log(2 * n + q)
+        if stage >= 3:
+            out["tpc"] = ((math.log(n + q) + math.log(n)) / 2 if self.cfg["tpc_loss"] == "paper"
+                          else math.log(n))
+        out["loss"] = sum(out.values())
+        return out
 
     @torch.no_grad()
     def copy_params_to_momentum(self) -> None:
@@ -157,6 +171,15 @@ class LarpModel(nn.Module):
             for p, pm in zip(self.audio_encoder.parameters(), self.audio_encoder_m.parameters()):
                 pm.data.copy_(p.data)
         return report
+
+    def load_audio_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a complete HTS-AT state dict (strict) into the audio tower and its momentum copy."""
+        self.audio_encoder.load_state_dict(state, strict=True)
+        with torch.no_grad():
+            for p, pm in zip(self.audio_encoder.parameters(), self.audio_encoder_m.parameters()):
+                pm.data.copy_(p.data)
+            for b, bm in zip(self.audio_encoder.buffers(), self.audio_encoder_m.buffers()):
+                bm.data.copy_(b.data)
 
     def trainable_parameters(self, stage: int) -> list[nn.Parameter]:
         """Parameters the optimiser updates in ``stage`` (fusion only in stage 3)."""
@@ -224,7 +247,11 @@ class LarpModel(nn.Module):
         ``batch``: ``mel [N, frames, mel_bins]``, ``input_ids``/``attention_mask [N, L]``,
         ``track_idx [N]`` (index among training tracks). In stages 2 and 3 the first half of
         the rows are the anchors ``s_i`` and the second half their partners ``s_j``; stage 3
-        adds ``ctx_idx [N/2, n_seed]`` and ``ctx_pad`` (True = padding).
+        adds ``ctx_idx [N/2, n_seed]``, ``ctx_pad`` (True = padding) and ``playlist_idx [N/2]``.
+
+        In stages 2 and 3 WTC runs on the anchors only (as the official code): on the whole
+        batch ``[s_i; s_j]`` each TTC positive ``t_j`` would be an unmasked WTC negative of
+        its anchor ``a_i``.
         """
         with torch.no_grad():
             self.temp.clamp_(float(self.cfg["temp_min"]), float(self.cfg["temp_max"]))
@@ -237,7 +264,8 @@ class LarpModel(nn.Module):
             t_m = self._text(batch["input_ids"], batch["attention_mask"], True)
 
         out: dict[str, torch.Tensor] = {}
-        out["wtc"] = itc_loss(a, t, a_m, t_m, self.audio_queue, self.text_queue, self.temp, alpha)
+        w = a.shape[0] if stage == 1 else a.shape[0] // 2  # WTC rows: the anchors in stages 2-3
+        out["wtc"] = itc_loss(a[:w], t[:w], a_m[:w], t_m[:w], self.audio_queue, self.text_queue, self.temp, alpha)
         total = out["wtc"]
         if stage >= 2:
             n = a.shape[0] // 2
@@ -259,6 +287,10 @@ class LarpModel(nn.Module):
             a_p, t_p = self.playlist_vectors(batch["ctx_idx"], batch["ctx_pad"])
             a_s, t_s = a[:n], t[:n]
             if self.cfg["tpc_loss"] == "paper":
+                out["tpc"] = tpc_paper_loss(a_p, t_p, a_s, t_s, self.audio_queue, self.text_queue, idx[:n],
+                                            batch["playlist_idx"], self.idx_queue, self.member_keys,
+                                            self.num_tracks, self.temp)
+            elif self.cfg["tpc_loss"] == "inbatch":
                 out["tpc"] = (inbatch_contrast(a_p, t_s, self.temp) + inbatch_contrast(t_p, a_s, self.temp)) / 2
             else:
                 out["tpc"] = (inbatch_contrast(a_s, t_p, self.temp, symmetric=False)

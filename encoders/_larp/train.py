@@ -67,6 +67,67 @@ def alpha_at(cfg: dict[str, Any], step: int, steps_per_epoch: int) -> float:
     return float(cfg["alpha"]) * (min(1.0, step / ramp) if ramp > 0 else 1.0)
 
 
+class StageDiverged(FloatingPointError):
+    """A stage's loss became NaN/inf; the stage folder keeps its last good checkpoint."""
+
+
+@dataclass
+class StopRule:
+    """Model selection and early stopping of one stage.
+
+    An epoch *improves* when its validation metric beats the best so far (epoch 0 = the
+    inherited weights included) by at least ``min_delta`` (and strictly). The stage stops
+    for ``"patience"`` after ``patience`` epochs in a row without improvement, but never
+    before ``min_epochs`` epochs; for ``"budget"`` after ``max_epochs``.
+    """
+
+    patience: int
+    min_delta: float
+    min_epochs: int
+    max_epochs: int
+
+    @classmethod
+    def from_cfg(cls, cfg: dict[str, Any], stage: int) -> StopRule:
+        return cls(int(cfg["patience"]), float(cfg["min_delta"]), int(cfg["min_epochs"]), C.max_epochs(cfg, stage))
+
+    def improves(self, score: float, best: float) -> bool:
+        return bool(math.isfinite(score) and score > best and score - best >= self.min_delta)
+
+    def stop_reason(self, epochs_run: int, bad: int) -> str | None:
+        if epochs_run >= self.max_epochs:
+            return "budget"
+        if bad >= self.patience and epochs_run >= self.min_epochs:
+            return "patience"
+        return None
+
+    def trace(self, scores: list[float]) -> dict[str, Any]:
+        """Replay a sequence of validation scores (``scores[0]`` = epoch 0): the best epoch,
+        the epochs run and the stop reason, as the trainer would decide them."""
+        best, best_epoch, bad = scores[0], 0, 0
+        for e, sc in enumerate(scores[1:], start=1):
+            if self.improves(sc, best):
+                best, best_epoch, bad = sc, e, 0
+            else:
+                bad += 1
+            reason = self.stop_reason(e, bad)
+            if reason:
+                return {"best_epoch": best_epoch, "best": best, "epochs_run": e, "stop_reason": reason}
+        return {"best_epoch": best_epoch, "best": best, "epochs_run": len(scores) - 1, "stop_reason": None}
+
+
+def _param_distance(module: Any, init: dict[str, Any]) -> dict[str, float] | None:
+    """L2 distance of ``module``'s parameters from ``init`` (absolute and relative to ``‖init‖``)."""
+    import torch
+
+    if not init:
+        return None
+    with torch.no_grad():
+        cur = dict(module.named_parameters())
+        d2 = sum(float((cur[k].detach().float().cpu() - v).pow(2).sum()) for k, v in init.items())
+        n2 = sum(float(v.pow(2).sum()) for v in init.values())
+    return {"fusion_dist": math.sqrt(d2), "fusion_rel_dist": math.sqrt(d2) / max(math.sqrt(n2), 1e-12)}
+
+
 @contextlib.contextmanager
 def save_weights(path: Path, state: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
     """Atomic safetensors write of a state dict (tensors made contiguous and unshared)."""
@@ -181,6 +242,10 @@ class LarpTrainer:
     def audio_checkpoint_id(self) -> str | None:
         p = self.cfg.get("audio_checkpoint")
         if not p:
+            if self.cfg["audio_init"] == "clap-pt":
+                from encoders._audio_init import clap_pt_audio_id
+
+                return clap_pt_audio_id(self.dataset, self.seed, self.cfg["audio_init_profile"], self.cfg["htsat"])
             return None
         path = Path(p).expanduser().resolve()
         st = path.stat()
@@ -243,6 +308,28 @@ class LarpTrainer:
         if bad_missing or unexpected:
             raise RuntimeError(f"{path}: weights do not fit the LARP model (missing {bad_missing[:5]}, "
                                f"unexpected {unexpected[:5]})")
+
+    def init_audio_tower(self, model: Any) -> dict[str, Any]:
+        """Stage 1's audio tower: ``audio_checkpoint`` if given, else ``audio_init``
+        (``"clap-pt"``: CLAP-PT's pre-trained audio branch for this dataset and seed;
+        ``"random"``: the seeded init). Returns what to record."""
+        cfg = self.cfg
+        if cfg.get("audio_checkpoint"):
+            report = model.load_audio_checkpoint(str(Path(cfg["audio_checkpoint"]).expanduser()))
+            if self.dist.main:
+                print(f"[larp] audio checkpoint: {report.summary()}")
+            return {"audio_init": "checkpoint", "audio_checkpoint_report": report.to_dict()}
+        if cfg["audio_init"] == "random":
+            return {"audio_init": "random"}
+        from encoders._audio_init import clap_pt_audio_state
+
+        if self.dist.on and not self.dist.main:
+            self._barrier()  # rank 0 trains or loads CLAP-PT first; the others then read its cache
+        state, info = clap_pt_audio_state(self.dataset, self.seed, cfg["audio_init_profile"], cfg["htsat"])
+        if self.dist.on and self.dist.main:
+            self._barrier()
+        model.load_audio_state(state)
+        return {"audio_init_report": info, "audio_init": "clap-pt"}
 
     def load_for_inference(self, stage: int) -> Any:
         """A model with ``stage``'s best weights (train it first)."""
@@ -418,19 +505,20 @@ class LarpTrainer:
         cfg = self.cfg
         t_start = time.perf_counter()
         model = self.build_model(stage)
+        # the fusion layer's initialisation (seeded, so equal after a resume), for its distance in the logs
+        fusion_init = {k: v.detach().float().cpu().clone() for k, v in model.fusion.named_parameters()}
         extra: dict[str, Any] = {}
         if prev is not None:
             self.load_stage_weights(model, prev.best_path)
             extra["started_from"] = str(prev.best_path)
-        elif cfg.get("audio_checkpoint"):
-            report = model.load_audio_checkpoint(str(Path(cfg["audio_checkpoint"]).expanduser()))
-            extra["audio_checkpoint_report"] = report.to_dict()
-            if self.dist.main:
-                print(f"[larp] audio checkpoint: {report.summary()}")
+        else:
+            extra.update(self.init_audio_tower(model))
         model.to(self.device)
         if stage >= 2 and cfg["cooccurrence_mask"]:
             cooc = Cooccurrence.from_playlists(self.train_set.playlists, self.train_set.num_tracks)
             model.set_cooccurrence(cooc.to_tensor())
+        if stage >= 3:
+            model.set_membership(torch.from_numpy(self.train_set.member_keys()))
         self.features("train")
         self.features(cfg["selection_split"])
         params = model.trainable_parameters(stage)
@@ -438,10 +526,15 @@ class LarpTrainer:
                                weight_decay=float(cfg["weight_decay"]))
         spe = self.steps_per_epoch(stage)
         n_epochs = C.max_epochs(cfg, stage)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(int(cfg["warmup_steps"]), spe * n_epochs))
+        warmup, total_steps = C.stage_schedule(cfg, spe, stage)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(warmup, total_steps))
+        extra.update({"warmup_steps": warmup, "total_steps": total_steps})
+        rule = StopRule.from_cfg(cfg, stage)
         metric = str(cfg["selection_metric"])
+        rows = int(cfg["batch_size"]) * (1 if stage == 1 else 2)
+        chance = model.chance_levels(stage, rows)
         state: dict[str, Any] = {"epoch": 0, "best": -math.inf, "best_epoch": -1, "bad": 0, "history": [],
-                                 "wall_s": 0.0, "extra": extra}
+                                 "wall_s": 0.0, "extra": extra, "steps": 0, "stop_reason": None}
         last = d / "last_state.pt"
         if last.is_file():
             saved = torch.load(last, map_location="cpu", weights_only=True)
@@ -458,6 +551,14 @@ class LarpTrainer:
             vals = self._validate_shared(model)
             rec = self._record(stage, 0, vals, {}, 0.0, 0, 0, time.perf_counter() - t0, opt, d, prev)
             rec["init"] = True
+            # epoch 0 (the inherited weights) is eligible: a stage never ends worse than it began
+            rec["best"] = True
+            v0 = float(vals[metric])
+            state["best"], state["best_epoch"] = (v0 if math.isfinite(v0) else -math.inf), 0
+            if self.dist.main:
+                save_weights(d / "best.safetensors",
+                             {k: v for k, v in model.state_dict().items() if k not in model.TABLE_KEYS},
+                             {"stage": str(stage), "epoch": "0", metric: f"{vals[metric]:.6f}"})
             state["history"].append(rec)
             state["wall_s"] += time.perf_counter() - t_start
             self._write_log(d, state["history"])
@@ -473,16 +574,28 @@ class LarpTrainer:
             ddp_model = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                             find_unused_parameters=False, **sync)
 
-        stopped_early = state["bad"] >= int(cfg["patience"])
-        for epoch in range(int(state["epoch"]), n_epochs if not stopped_early else 0):
+        for epoch in range(int(state["epoch"]), n_epochs if state.get("stop_reason") is None else 0):
             t_epoch = time.perf_counter()
             torch.manual_seed(int(epoch_rng(self.seed, stage, epoch).integers(2**62)) + self.dist.rank)
-            losses, clips, train_s, steps = self._train_epoch(ddp_model, model, opt, sched, stage, epoch, spe)
+            try:
+                losses, clips, train_s, steps = self._train_epoch(ddp_model, model, opt, sched, stage, epoch, spe)
+            except StageDiverged as e:
+                good = (d / f"ckpt-e{state['epoch']}.safetensors" if state["epoch"] > 0 else d / "best.safetensors")
+                rec = {"stage": stage, "stage_name": C.STAGES[stage - 1], "epoch": epoch + 1,
+                       "stop_reason": "diverged", "error": str(e), "last_good_checkpoint": str(good)}
+                self._write_log(d, [*state["history"], rec])
+                raise StageDiverged(f"{e}; the last good checkpoint is {good} (stage folder {d})") from None
             t_val = time.perf_counter()
             vals = self._validate_shared(model)
             val_s = time.perf_counter() - t_val
             rec = self._record(stage, epoch + 1, vals, losses, train_s, clips, steps, val_s, opt, d, prev)
-            improved = vals[metric] > state["best"]
+            state["steps"] = int(state.get("steps", 0)) + steps
+            rec["steps_total"] = state["steps"]
+            rec.update({f"chance_{k}": v for k, v in chance.items()})
+            dist_ = _param_distance(model.fusion, fusion_init) if stage == 3 else None
+            if dist_ is not None:
+                rec.update(dist_)
+            improved = rule.improves(float(vals[metric]), float(state["best"]))
             if improved:
                 state["best"], state["best_epoch"], state["bad"] = vals[metric], epoch + 1, 0
                 if self.dist.main:
@@ -492,6 +605,8 @@ class LarpTrainer:
             else:
                 state["bad"] += 1
             rec["best"] = improved
+            state["stop_reason"] = rule.stop_reason(epoch + 1, int(state["bad"]))
+            rec["stop_reason"] = state["stop_reason"]
             state["history"].append(rec)
             state["epoch"] = epoch + 1
             state["wall_s"] += time.perf_counter() - t_epoch
@@ -501,14 +616,18 @@ class LarpTrainer:
             self._barrier()
             if self.on_epoch_end is not None:
                 self.on_epoch_end(stage, epoch + 1, rec)
-            if state["bad"] >= int(cfg["patience"]):
-                stopped_early = True
+            if state["stop_reason"] is not None:
                 break
 
+        stop_reason = state.get("stop_reason") or "budget"
+        last_loss = next((r for r in reversed(state["history"]) if "loss" in r), {})
         res = StageResult(stage, d, d / "best.safetensors", int(state["best_epoch"]), float(state["best"]),
                           metric, int(state["epoch"]), float(state["wall_s"]), False, state["history"],
-                          {**state.get("extra", {}), "stopped_early": stopped_early,
-                           "steps_per_epoch": spe, "model_config": cfg.get("model_config")})
+                          {**state.get("extra", {}), "stopped_early": stop_reason == "patience",
+                           "stop_reason": stop_reason, "steps": int(state.get("steps", 0)),
+                           "final_loss": last_loss.get("loss"), "chance_loss": chance["loss"],
+                           "chance": chance, "steps_per_epoch": spe, "model_config": cfg.get("model_config"),
+                           **({k: last_loss[k] for k in ("fusion_dist", "fusion_rel_dist") if k in last_loss})})
         if self.dist.main:
             final_sd = {k: v for k, v in model.state_dict().items() if k not in model.TABLE_KEYS}
             save_weights(d / "final.safetensors", final_sd, {"stage": str(stage), "epoch": str(res.epochs_run)})
@@ -543,6 +662,10 @@ class LarpTrainer:
             b = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
             with self._autocast():
                 out = ddp_model(b, stage, alpha)
+            if not bool(torch.isfinite(out["loss"].detach()).all()):
+                terms = {k: float(v.detach()) for k, v in out.items()}
+                raise StageDiverged(f"LARP stage {stage} ({C.STAGES[stage - 1].upper()}) diverged: non-finite "
+                                    f"loss at step {step} (epoch {epoch + 1}, batch {i}): {terms}")
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             if cfg.get("grad_clip"):
