@@ -252,7 +252,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     from benchmark.reports.studies import renderer
 
     _require_records(Path(args.results), args.profile)
-    (output,) = studies.get(f"table{args.number}").outputs
+    (output,) = [o for o in studies.get(f"table{args.number}").outputs if o.file.endswith(".md")]
     print(renderer(output)(Path(args.results), args.profile, args.out, with_ci=not args.no_ci))
     return 0
 

@@ -230,7 +230,10 @@ def test_every_builder_builds_its_smallest_size(name, tmp_path):
     ds = catalog.build(name, size, root=tmp_path, progress=False)
     took = time.perf_counter() - t0
     assert ds.root == tmp_path / f"{name}-{size}" and is_dataset_dir(ds.root)
-    assert [p.name for p in tmp_path.iterdir()] == [f"{name}-{size}"], "no temporary folder left"
+    # nothing temporary is left; the build's lock file (never a folder) stays, as flock files must
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{name}-{size}", f".{name}-{size}.lock"]), \
+        "no temporary folder left"
+    assert (tmp_path / f".{name}-{size}.lock").is_file()
     checked = validate(ds.root)
     assert checked.content_hash == ds.content_hash
     assert ds.playlist_ids("train") and ds.playlist_ids("test")

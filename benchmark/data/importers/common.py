@@ -388,8 +388,10 @@ class Meta:
 def finish(root: Path, *, name: str, source: str, sample_rate: int, clip_seconds: float,
            tracks: list[Track], playlists: list[tuple[str, str, list[str]]], params: dict[str, Any],
            report: ImportReport, extra_columns: Sequence[str] = (), card: str | None = None,
-           echo: bool = True) -> Dataset:
-    """Drop playlists that fell under two tracks, write the dataset and the report."""
+           echo: bool = True, require_train: bool = True) -> Dataset:
+    """Drop playlists that fell under two tracks, write the dataset and the report, publish it.
+    ``require_train``: an import that leaves no training playlist is an error (size options
+    or audio that select nothing), unless the source has no train split by design."""
     ok = [(pid, s, tids) for pid, s, tids in playlists if len(tids) >= 2]
     if len(ok) < len(playlists):
         report.counts["playlists_dropped_under_2_tracks"] = len(playlists) - len(ok)
@@ -401,7 +403,7 @@ def finish(root: Path, *, name: str, source: str, sample_rate: int, clip_seconds
     report.counts["missing_audio"] = len(report.missing_audio)
     report.counts["unreadable_audio"] = len(report.unreadable_audio)
     params = {**params, "report": REPORT_NAME}
-    if not any(sp == "train" for _, sp, _ in ok):
+    if require_train and not any(sp == "train" for _, sp, _ in ok):
         raise ImportFormatError(f"{report.source} import: no training playlist is left (counts: {report.counts}); "
                                 "check the size options and the audio folder")
     write_dataset(root, name=name, source=source, sample_rate=sample_rate, clip_seconds=clip_seconds,

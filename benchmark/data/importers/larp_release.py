@@ -231,7 +231,9 @@ def import_larp_release(release_dir: str | Path, audio_dir: str | Path, out_root
     return finish(root, name=name, source=f"LARP release ({folder})", sample_rate=sample_rate,
                   clip_seconds=clip_seconds, tracks=tracks, playlists=pls,
                   params={"importer": "larp_release", **report.options}, report=report,
-                  extra_columns=("meta_caption", "release_start"), echo=echo)
+                  extra_columns=("meta_caption", "release_start"), echo=echo,
+                  # the public release ships only valid and test: no train split is expected then
+                  require_train=found.get("train") is not None)
 
 
 class LARPReleaseImporter(DatasetImporter):
