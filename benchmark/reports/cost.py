@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.core.results import Record, iter_results
+from benchmark.reports._figures import save_figure
 
 SPLITS = ("train", "valid", "test", "pretrain")
 
@@ -87,12 +88,7 @@ def quality_cost_figure(results_dir: Path, profile: str, out_png: Path, metric: 
     if not data:
         axes[0][0].text(0.5, 0.5, "no ItemKNN cells", ha="center", va="center", transform=axes[0][0].transAxes)
     fig.suptitle("Quality against cost (orange: the encoder trains on the dataset)", fontsize=10)
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out_png, dpi=120)
 
 
 def write_quality_cost(results_dir: Path, profile: str, path: str | Path) -> str:

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.reports._figures import save_figure
+
 #: Table 3's rows (the paper's labels) and the encoders that stand for them.
 TABLE3_ROWS: tuple[str, ...] = ("BERT (text only)", "HTS-AT (audio only)", "LARP-WTC", "LARP-TTC",
                                 "LARP-TPC", "LARP-TPC-fusion")
@@ -188,12 +190,7 @@ def figure4(results_dir: str | Path, out_png: str | Path, profile: str | None = 
         for ax in axes:
             ax.text(0.5, 0.5, "no figure4 results", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle("LARP sensitivity to the number of seed tracks in TPC (test split, ItemKNN)", fontsize=10)
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out_png, dpi=130)
 
 
 # ============================================================================== Figure 5
@@ -321,12 +318,7 @@ def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
     if not chains:
         axes[0][0].text(0.5, 0.5, "no LARP logs", ha="center", va="center", transform=axes[0][0].transAxes)
     fig.suptitle("LARP training: validation metrics per epoch and stage", fontsize=10)
-    fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out_png, dpi=130)
 
 
 # ============================================================================== study outputs
