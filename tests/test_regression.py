@@ -69,7 +69,7 @@ def test_committed_baseline_includes_dataset_statistics():
     from benchmark.core.results import iter_records
 
     kinds = {r.kind for r in iter_records(BASELINE, "ci")}
-    assert kinds == {"cell", "dataset_stats"}
+    assert {"cell", "dataset_stats"} <= kinds  # (the throughput study's records sit there too)
 
 
 def test_trained_cells_get_the_wider_tolerance(tmp_path):
