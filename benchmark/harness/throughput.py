@@ -205,7 +205,7 @@ def encoder_timings(enc: Any, dataset: Dataset, ids: Sequence[str], repeats: int
     """Seconds for ``embed`` whole and, where it splits, front end and forward alone, on the
     same clips (after one warm-up ``embed`` of two clips); the least of ``repeats`` runs,
     interleaved, so a busy moment of a shared machine hits one run, not one stage."""
-    from encoders._audio import torch_threads
+    from benchmark.core.runtime import torch_threads
 
     with torch_threads(enc.config.get("num_threads")):  # the thread count embed() itself sets
         return _encoder_timings(enc, dataset, ids, repeats)
