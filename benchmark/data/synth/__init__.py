@@ -7,8 +7,10 @@ datasets (``synth-mpd``, ``synth-lfm``) are generated from a seed:
 * :mod:`.world`    - genres -> scenes -> artists -> albums -> tracks, artist-relation graph;
 * :mod:`.audio`    - procedural rendering of each track (numpy only);
 * :mod:`.playlists` - simulated curators and the cold-start split;
-* :mod:`.presets`  - the ``mpd``/``lfm`` presets and the ``tiny``/``ci``/``quick``/``paper`` sizes;
-* :mod:`.sanity`   - a quick learnable-signal check (ItemKNN on simple features).
+* :mod:`.presets`  - the ``mpd``/``lfm`` presets and the ``tiny``/``ci``/``quick``/``paper`` sizes.
+
+What each signal is worth is measured through the real grid by the ``ceilings`` study
+(oracle encoders, ``larpbench study run ceilings``) and ``larpbench data probe``.
 
 ``build(root, preset=..., size=..., seed=...)`` writes a dataset in the canonical format
 (:mod:`benchmark.core.dataset`). See ``docs/datasets-synth.md``.

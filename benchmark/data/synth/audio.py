@@ -86,6 +86,7 @@ class TrackJob:
     loudness: float
     artist_z: tuple[float, ...]
     scene_z: tuple[float, ...]
+    era: float = 1.0  # production era in [0, 1] (see :func:`master_era`)
 
 
 # ----------------------------------------------------------------------------- style
@@ -656,7 +657,7 @@ def render(job: TrackJob, cfg: SynthConfig) -> np.ndarray:
             e = min(N, s + len(buf))
             out[s:e] += g * buf[: e - s]
 
-    out = out[:N]
+    out = master_era(out[:N], job.era, sr)
     # echo (two taps)
     if v["echo"] > 0.03:
         D = round((0.75 if rng.random() < 0.5 else 0.5) * score["beat"] * sr)
@@ -667,9 +668,7 @@ def render(job: TrackJob, cfg: SynthConfig) -> np.ndarray:
                 out[2 * D:] += v["echo"] ** 2 * dry[: -2 * D]
 
     # loudness
-    # math.fsum, not np.dot: BLAS picks its dot kernel by CPU (AVX2 vs AVX-512 sum in a
-    # different order), which changed the last bit of the gain and so the audio bytes
-    rms = math.sqrt(math.fsum(np.square(out, dtype=np.float64)) / N) or 1.0
+    rms = math.sqrt(mean_square(out)) or 1.0
     out *= db(v["loudness"]) / rms
     if v["noise_floor"] > -70:  # vinyl crackle: sparse clicks, each a few samples long
         n_clicks = int(seconds * 12)
@@ -681,6 +680,47 @@ def render(job: TrackJob, cfg: SynthConfig) -> np.ndarray:
     if peak > 0.98:
         out *= 0.98 / peak
     return out
+
+
+def mean_square(x: np.ndarray) -> float:
+    """The mean of ``x**2``, the same to the last bit on every CPU: the squares of ``x /
+    max|x|`` are rounded to multiples of 2**-40 and summed as integers (integer addition is
+    associative, so the order a SIMD kernel adds in cannot change the result). A float sum
+    (``np.dot``, ``np.sum``) is not: BLAS and numpy pick their kernels by CPU (AVX2 vs
+    AVX-512 add in a different order), which once changed the last bit of a clip's gain and
+    so its bytes. ``math.fsum`` is exact too, but iterates in Python (~10x slower)."""
+    x = np.asarray(x, dtype=np.float64)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak == 0.0:
+        return 0.0
+    q = np.rint(np.square(x / peak) * 2.0 ** 40).astype(np.int64)
+    return peak * peak * (int(q.sum()) / 2.0 ** 40) / x.size
+
+
+ERA_CUTOFF_HZ = (1800.0, 7200.0)  # master low-pass at era 0 and era 1 (geometric in between)
+ERA_DRIVE = (1.0, 5.0)  # tanh saturation drive at era 0 and era 1 (linear in between)
+
+
+def master_era(x: np.ndarray, era: float, sr: int) -> np.ndarray:
+    """The production era's mastering chain: a 2nd-order low-pass whose cutoff rises with
+    the era (old recordings are dull) and a tanh saturation whose drive rises with it (new
+    masters are loud and dense). Applied before loudness normalisation, so the era does
+    not change the track's loudness. The era is in no caption: it is the audio-only latent
+    (``era_preference``). RBJ biquad coefficients from ``math`` and ``scipy.signal.lfilter``
+    (a plain recursion, no BLAS) keep the bytes identical on every CPU."""
+    from scipy.signal import lfilter
+
+    lo, hi = ERA_CUTOFF_HZ
+    fc = min(lo * (hi / lo) ** era, 0.45 * sr)
+    w0 = 2.0 * math.pi * fc / sr
+    alpha = math.sin(w0) / (2.0 * math.sqrt(0.5))
+    cw = math.cos(w0)
+    b = np.array([(1.0 - cw) / 2.0, 1.0 - cw, (1.0 - cw) / 2.0])
+    a = np.array([1.0 + alpha, -2.0 * cw, 1.0 - alpha])
+    y = lfilter(b / a[0], a / a[0], x.astype(np.float64))
+    rms = math.sqrt(mean_square(y)) or 1.0
+    drive = ERA_DRIVE[0] + (ERA_DRIVE[1] - ERA_DRIVE[0]) * era
+    return (np.tanh(drive * 0.25 * y / rms) / drive).astype(np.float32)
 
 
 def to_pcm16(x: np.ndarray, bits: int = 16) -> np.ndarray:

@@ -13,12 +13,16 @@ import numpy as np
 
 from benchmark.core.dataset import Track, write_dataset
 from .audio import TrackJob, render, write_flac
-from .genres import PITCH_CLASSES, SCALE_NAMES
+from .genres import PITCH_CLASSES, SCALE_NAMES, STYLE_FIELDS
 from .playlists import make_splits
 from .presets import SynthConfig, make_config
 from .world import S_SPLIT, World, build_world, rng_for
 
 SOURCE = "larpbench synthetic music world (benchmark.data.synth)"
+#: tracks.csv's generator ground-truth columns: for analysis and oracles, never for encoders.
+HIDDEN_COLUMNS = ("genre", "tempo", "key", "scale", "canonical_artist", "era")
+#: track_latents.csv's columns: the latent sound vector (:meth:`World.sound_latent`).
+LATENT_COLUMNS = (*STYLE_FIELDS, "era")
 
 
 def default_workers() -> int:
@@ -29,14 +33,23 @@ def default_workers() -> int:
     return max(1, min(n, 8))
 
 
+#: Dials that change only names in tracks.csv: worlds differing only in these share audio.
+NAME_ONLY_PARAMS = ("caption_vocab", "credit_aliasing")
+
+
 def build(root: Path | str, *, preset: str, size: str, seed: int = 0, progress: bool = True,
-          workers: int | None = None, **overrides: Any) -> None:
+          workers: int | None = None, name: str | None = None, audio_from: Path | str | None = None,
+          **overrides: Any) -> None:
     """Write the synthetic dataset ``preset`` (``mpd``/``lfm``) at ``size`` into ``root``.
 
     ``root`` must be empty or missing. ``overrides`` replace any :class:`SynthConfig`
     field (for instance ``artist_affinity=0.2``); all of them go into the manifest's
     ``params``. ``workers`` only sets how many processes render audio; the output is
-    byte-identical for any value.
+    byte-identical for any value. ``name``: the manifest's name (default
+    ``synth-<preset>-<size>``; a catalog variant passes ``<reference>-<size>``).
+    ``audio_from``: a finished build whose parameters differ from this one's only in
+    :data:`NAME_ONLY_PARAMS`; its audio files are hard-linked (or copied) instead of
+    rendered, since those dials do not touch audio (tested: byte-identical to rendering).
     """
     root = Path(root)
     if root.exists() and any(root.iterdir()):
@@ -62,25 +75,33 @@ def build(root: Path | str, *, preset: str, size: str, seed: int = 0, progress: 
     starts = np.floor(rng.random(len(uids)) * margin * 1000.0) / 1000.0
 
     tracks: list[Track] = []
+    latents: list[tuple[str, ...]] = []
     jobs: list[tuple[TrackJob, str]] = []
     for u, start in zip(uids.tolist(), starts.tolist()):
         tid = track_id[u]
         rel = f"audio/{tid[-2:]}/{tid}.flac"
         a = int(world.track_artist[u])
+        artist, album = world.credits(u)
         tracks.append(Track(
-            tid, world.title(u), world.artist_name[a], world.album_name[int(world.track_album[u])],
-            rel, float(start), split_of[u],
+            tid, world.title(u), artist, album, rel, float(start), split_of[u],
             {"genre": world.genres[int(world.track_genre[u])].name,
              "tempo": f"{float(world.track_tempo[u]):.1f}",
              "key": PITCH_CLASSES[int(world.track_tonic[u])],
-             "scale": SCALE_NAMES[int(world.track_scale[u])]},
+             "scale": SCALE_NAMES[int(world.track_scale[u])],
+             "canonical_artist": world.artist_name[a],
+             "era": f"{float(world.track_era[u]):.4f}"},
         ))
+        latents.append((tid, *(f"{x:.6g}" for x in world.sound_latent(u))))
         jobs.append((_job(world, u), rel))
     tracks.sort(key=lambda t: t.track_id)
+    latents.sort(key=lambda row: row[0])
 
     # -- audio ---------------------------------------------------------------------------
     t1 = time.perf_counter()
-    render_all(root, cfg, jobs, workers=workers or default_workers(), progress=progress)
+    if audio_from is not None:
+        link_audio(Path(audio_from), root, cfg, [rel for _, rel in jobs])
+    else:
+        render_all(root, cfg, jobs, workers=workers or default_workers(), progress=progress)
     t_audio = time.perf_counter() - t1
 
     # -- tables --------------------------------------------------------------------------
@@ -99,10 +120,11 @@ def build(root: Path | str, *, preset: str, size: str, seed: int = 0, progress: 
     }
     stats = dataset_stats(tracks, playlists)
     write_dataset(
-        root, name=f"synth-{cfg.preset}-{cfg.size}", source=SOURCE, sample_rate=cfg.sample_rate,
+        root, name=name or f"synth-{cfg.preset}-{cfg.size}", source=SOURCE, sample_rate=cfg.sample_rate,
         clip_seconds=cfg.clip_seconds, tracks=tracks, playlists=playlists, params=params,
-        artist_relations=relations, extra_columns=("genre", "tempo", "key", "scale"),
+        artist_relations=relations, extra_columns=HIDDEN_COLUMNS,
         card=_card(cfg, stats, len(relations)),
+        track_latents=(LATENT_COLUMNS, latents),
     )
     if progress:
         print(f"synth-{cfg.preset}-{cfg.size}: {len(tracks)} tracks, {len(playlists)} playlists "
@@ -117,7 +139,44 @@ def _job(world: World, u: int) -> TrackJob:
         meter=int(world.track_meter[u]), loudness=float(world.track_loudness[u]),
         artist_z=tuple(float(x) for x in world.artist_z[a]),
         scene_z=tuple(float(x) for x in world.scene_z[int(world.artist_scene[a])]),
+        era=float(world.track_era[u]),
     )
+
+
+def link_audio(source: Path, root: Path, cfg: SynthConfig, files: list[str]) -> None:
+    """Hard-link (or copy) ``files`` from the build ``source``, after checking that it was
+    made with the same parameters apart from :data:`NAME_ONLY_PARAMS`, and that each file
+    matches its checksum there."""
+    import csv
+    import json
+    import shutil
+
+    from benchmark.core.dataset import DatasetError, sha256_file
+
+    manifest = source / "manifest.json"
+    if not manifest.exists():
+        raise DatasetError(f"audio_from={source}: not a finished dataset (no manifest.json)")
+    theirs = {k: v for k, v in json.loads(manifest.read_text())["params"].items()
+              if k not in (*NAME_ONLY_PARAMS, "derived")}
+    ours = {k: v for k, v in cfg.params().items() if k not in NAME_ONLY_PARAMS}
+    diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    if diff:
+        raise DatasetError(f"audio_from={source}: its audio was made with other parameters "
+                           f"({', '.join(f'{k}: {theirs.get(k)!r} != {ours.get(k)!r}' for k in diff)}); "
+                           f"only {', '.join(NAME_ONLY_PARAMS)} may differ")
+    with open(source / "checksums.csv", encoding="utf-8", newline="") as f:
+        sums = {row["audio"]: row["sha256"] for row in csv.DictReader(f)}
+    for rel in files:
+        src, dst = source / rel, root / rel
+        if sums.get(rel) is None or not src.exists():
+            raise DatasetError(f"audio_from={source}: {rel} is missing there")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+        if sha256_file(dst) != sums[rel]:
+            raise DatasetError(f"audio_from={source}: {rel} does not match its checksum there")
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -186,7 +245,10 @@ def _card(cfg: SynthConfig, stats: dict[str, Any], n_rel: int) -> str:
         "",
         f"- seed {cfg.seed}, {cfg.sample_rate} Hz mono FLAC, {cfg.clip_seconds:g} s clips in "
         f"{cfg.file_seconds:g} s files ({cfg.bit_depth}-bit effective resolution)",
-        f"- artist_affinity {cfg.artist_affinity}, outlier_rate {cfg.outlier_rate}",
+        f"- artist_affinity {cfg.artist_affinity}, relation_picks {cfg.relation_picks}, "
+        f"outlier_rate {cfg.outlier_rate}",
+        f"- information dials: caption_vocab {cfg.caption_vocab}, credit_aliasing {cfg.credit_aliasing}, "
+        f"era_preference {cfg.era_preference}",
         f"- {n_rel} artist relations (artist_relations.csv)",
         "",
         "| split | tracks | playlists | avg tracks/playlist | avg playlists/track |",
@@ -196,6 +258,7 @@ def _card(cfg: SynthConfig, stats: dict[str, Any], n_rel: int) -> str:
     for s in ("train", "valid", "test"):
         lines.append(f"| {s} | {stats[f'{s}_tracks']} | {stats[f'{s}_playlists']} | "
                      f"{stats[f'{s}_avg_tracks_per_playlist']} | {stats[f'{s}_avg_playlists_per_track']} |")
-    lines += ["", "tracks.csv's extra columns (genre, tempo, key, scale) are generator ground",
-              "truth for analysis; encoders must not use them.", ""]
+    lines += ["", f"tracks.csv's extra columns ({', '.join(HIDDEN_COLUMNS)}) and track_latents.csv",
+              "are generator ground truth for analysis and the oracle encoders; other encoders",
+              "must not use them.", ""]
     return "\n".join(lines)

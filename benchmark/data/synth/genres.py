@@ -591,3 +591,22 @@ def style_mean(genre: Genre, name: str) -> tuple[float, float]:
     if isinstance(v, tuple):
         return float(v[0]), float(v[1])
     return float(v), spec.sd
+
+
+#: The shared neutral pool of the ``caption_vocab`` dial: names that carry no genre. A name
+#: slot (title, artist, album) draws from its genre's vocabulary with probability
+#: ``caption_vocab`` and from here otherwise. No word here occurs in a genre's lists
+#: (checked by tests), and no template names a key or mode.
+NEUTRAL_VOCAB = _v(
+    "Sudden|Open|Paper|Second|Early|Simple|Hidden|Usual|Common|Steady|Narrow|Plain|Borrowed|Yellow|Ordinary|Middle",
+    "Window|Letter|Garden|Bridge|Hallway|Harbor|Ladder|Pocket|Station|Kitchen|Cupboard|Island|Pavement|Doorway|Tunnel|Balcony",
+    "Oakridge|Millbrook|Fairview|Ashby|Linden|Westerly|Brookside|Hollins",
+    "Waiting|Somewhere|Almost|Nothing Else|Everyday|Far From Here|Small Hours|Not Yet|Later On",
+    "{first} {last}|{last}|{first} {last} Group|The {nouns}|{adj} {nouns}|{first} and the {nouns}|{place} {nouns}",
+    "{adj} {noun}|{noun}|{nouns}|{place}|{adj} {nouns}|{noun} {num}|Postcards, {place}",
+    "{adj} {noun}|{word}|{noun}|{noun} {num}|{word} Twice|The {noun}|{adj} {nouns}",
+)
+#: Credited artist strings of compilations (the ``credit_aliasing`` dial).
+VARIOUS_ARTISTS = "Various Artists"
+COMPILATION_TEMPLATES = ("{adj} {nouns} Vol. {num}", "The Best of {place}", "{noun} Collection {num}",
+                         "Selected {nouns}")

@@ -13,18 +13,23 @@ about ``playlists_per_track`` playlists per track.
 A curator has
 
 * a taste over 1-3 (``lfm``: up to 4) related genres, with Dirichlet weights;
-* a few favourite artists in those genres, plus their neighbours in the artist-relation
-  graph (weight ``neighbour_weight`` x edge weight);
-* a preferred sound: tempo, mode (major/minor) and loudness of a typical track.
+* a few favourite artists in those genres, and their neighbours in the artist-relation
+  graph (weighted by edge weight); both weighted by how close the artist's production era
+  is to the curator's (``era_preference``, ``era_tolerance``);
+* a preferred sound: tempo, mode (major/minor), loudness and production era of a typical
+  track.
 
 Each pick of a playlist is, independently,
 
 * an **outlier** with probability ``outlier_rate``: a track drawn by global popularity;
-* else **artist-driven** with probability ``artist_affinity``: an artist drawn from the
-  curator's artist affinities, then one of the artist's tracks by popularity;
+* else **relation-driven** with probability ``relation_picks``: a neighbour of a favourite
+  artist in the relation graph (by edge weight), then one of its tracks by popularity;
+* else **artist-driven** with probability ``artist_affinity``: a favourite artist, then
+  one of the artist's tracks by popularity;
 * else **genre/content-driven**: a genre from the taste, a track of it by popularity,
   accepted with a probability that falls off with the distance of the track's tempo,
-  mode and loudness from the curator's preference (never below ``content_floor``).
+  mode, loudness and (weighted by ``era_preference``) production era from the curator's
+  preference (never below ``content_floor``).
 
 Popularity is Zipf-like (artist Zipf rank x log-normal album and track factors), so a few
 tracks appear in many playlists and the tail appears once or never.
@@ -83,6 +88,7 @@ class Pool:
     tempo: np.ndarray
     loudness: np.ndarray
     major: np.ndarray
+    era: np.ndarray
 
     tau: float = 1.0  # sampling temperature: tracks are drawn by popularity ** tau
 
@@ -92,7 +98,7 @@ class Pool:
         pop = world.track_pop[uids]
         p = cls(split, uids, world.track_genre[uids], world.track_artist[uids],
                 pop if tau == 1.0 else np.power(pop, tau), world.track_tempo[uids],
-                world.track_loudness[uids], world.majorish()[uids], tau)
+                world.track_loudness[uids], world.majorish()[uids], world.track_era[uids], tau)
         p._index()
         return p
 
@@ -121,11 +127,14 @@ class Pool:
 class Curator:
     genres: np.ndarray  # world genre ids
     genre_p: np.ndarray
-    artists: np.ndarray  # artist ranks in pool.by_artist
+    artists: np.ndarray  # favourite artists' ranks in pool.by_artist
     artist_p: np.ndarray
+    neighbours: np.ndarray  # ranks of the favourites' relation-graph neighbours
+    neighbour_p: np.ndarray  # by edge weight (the strongest tie to any favourite)
     tempo: float
     major: bool
     loudness: float
+    era: float
 
 
 def make_curator(rng: np.random.Generator, world: World, pool: Pool, cfg: SynthConfig) -> Curator:
@@ -145,40 +154,56 @@ def make_curator(rng: np.random.Generator, world: World, pool: Pool, cfg: SynthC
     weights = np.sort(rng.dirichlet(np.full(k, 2.0)))[::-1]
     genres = np.asarray(chosen)
 
+    # preferred sound: that of a typical track of the main genre
+    ref = int(pool.by_genre.draw(rng, np.asarray([pool.by_genre.rank_of[chosen[0]]]))[0])
+    era = float(pool.era[ref])
+
+    def era_fit(artists: np.ndarray) -> np.ndarray:  # curators like artists of their era
+        d = (world.artist_era[artists] - era) / cfg.era_tolerance
+        return np.exp(-0.5 * cfg.era_preference * d * d)
+
     # favourite artists: popular-ish artists of the taste genres present in the pool
     cand_artists = np.unique(np.concatenate([pool.genre_artists[int(g)] for g in genres]))
     gw = dict(zip(genres.tolist(), weights.tolist()))
     home = world.artist_home[cand_artists]
     aw = (np.power(world.artist_pop[cand_artists], 0.6 * pool.tau)
-          * np.asarray([gw.get(int(h), 0.2) for h in home]))
+          * np.asarray([gw.get(int(h), 0.2) for h in home]) * era_fit(cand_artists))
     n_fav = int(rng.integers(cfg.favourite_artists[0], cfg.favourite_artists[1] + 1))
     n_fav = min(n_fav, len(cand_artists))
     favs = rng.choice(cand_artists, size=n_fav, replace=False, p=aw / aw.sum())
-    affinity: dict[int, float] = {int(a): 1.0 for a in favs}
+    fav_set = {int(a) for a in favs}
+    ties: dict[int, float] = {}
     for a in favs:
-        for b, w in zip(world.neighbours[int(a)], world.neighbour_weights[int(a)]):
-            b = int(b)
-            affinity[b] = max(affinity.get(b, 0.0), cfg.neighbour_weight * float(w))
+        fit = era_fit(world.neighbours[int(a)])
+        for b, w, f in zip(world.neighbours[int(a)], world.neighbour_weights[int(a)], fit):
+            if int(b) not in fav_set:
+                ties[int(b)] = max(ties.get(int(b), 0.0), float(w * f))
+    fav_ranks, fav_p = _present(pool, {a: 1.0 for a in sorted(fav_set)})
+    nb_ranks, nb_p = _present(pool, ties)
+
+    return Curator(genres, weights, fav_ranks, fav_p, nb_ranks, nb_p,
+                   float(pool.tempo[ref] + 4.0 * rng.standard_normal()), bool(pool.major[ref]),
+                   float(pool.loudness[ref]), era)
+
+
+def _present(pool: Pool, weights: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks in ``pool.by_artist`` of the weighted artists that have tracks in the pool,
+    with their weights normalised to probabilities."""
     ranks, probs = [], []
-    for a, w in sorted(affinity.items()):
+    for a, w in sorted(weights.items()):
         r = pool.by_artist.rank_of.get(a)
         if r is not None:
             ranks.append(r)
             probs.append(w)
-    artist_p = np.asarray(probs, dtype=float)
-    artist_p = artist_p / artist_p.sum() if len(artist_p) else artist_p
-
-    # preferred sound: that of a typical track of the main genre
-    ref = int(pool.by_genre.draw(rng, np.asarray([pool.by_genre.rank_of[chosen[0]]]))[0])
-    return Curator(genres, weights, np.asarray(ranks, dtype=np.int64), artist_p,
-                   float(pool.tempo[ref] + 4.0 * rng.standard_normal()), bool(pool.major[ref]),
-                   float(pool.loudness[ref]))
+    p = np.asarray(probs, dtype=float)
+    return np.asarray(ranks, dtype=np.int64), (p / p.sum() if len(p) else p)
 
 
 def _acceptance(cur: Curator, pool: Pool, pos: np.ndarray, cfg: SynthConfig) -> np.ndarray:
     dt = (pool.tempo[pos] - cur.tempo) / cfg.tempo_tolerance
     dl = (pool.loudness[pos] - cur.loudness) / cfg.loudness_tolerance
-    match = np.exp(-0.5 * (dt * dt + dl * dl))
+    de = (pool.era[pos] - cur.era) / cfg.era_tolerance
+    match = np.exp(-0.5 * (dt * dt + dl * dl + cfg.era_preference * de * de))
     match = match * np.where(pool.major[pos] == cur.major, 1.0, 1.0 - cfg.mode_strictness)
     return cfg.content_floor + (1.0 - cfg.content_floor) * match
 
@@ -187,10 +212,10 @@ def fill_playlist(rng: np.random.Generator, cur: Curator, pool: Pool, length: in
                   cfg: SynthConfig) -> list[int]:
     """Pool positions of a playlist of ``length`` distinct tracks (fewer if the pool is tiny).
 
-    The playlist's composition is fixed first (binomial numbers of outlier, artist-driven
-    and genre-driven picks), so it does not depend on the pool size; artist-driven slots
-    that the affinity artists cannot fill (too few of their tracks in the pool) fall back
-    to genre-driven picks.
+    The playlist's composition is fixed first (binomial numbers of outlier, relation-driven,
+    artist-driven and genre-driven picks), so it does not depend on the pool size;
+    relation- and artist-driven slots that those artists cannot fill (too few of their
+    tracks in the pool) fall back to genre-driven picks.
     """
     length = min(length, len(pool.uids))
     chosen: list[int] = []
@@ -208,15 +233,19 @@ def fill_playlist(rng: np.random.Generator, cur: Curator, pool: Pool, length: in
         return got
 
     n_out = int(rng.binomial(length, cfg.outlier_rate))
+    r = cfg.relation_picks if len(cur.neighbours) else 0.0
+    n_rel = int(rng.binomial(length - n_out, r))
     a = cfg.artist_affinity if len(cur.artists) else 0.0
-    n_art = int(rng.binomial(length - n_out, a))
-    # artist-driven picks
-    need = n_art
-    for _ in range(12):
-        if need <= 0:
-            break
-        picks = cur.artists[rng.choice(len(cur.artists), size=max(8, 2 * need), p=cur.artist_p)]
-        need -= take(pool.by_artist.draw(rng, picks), need)
+    n_art = int(rng.binomial(length - n_out - n_rel, a))
+    # relation-driven, then artist-driven picks
+    for ranks, probs, quota in ((cur.neighbours, cur.neighbour_p, n_rel),
+                                (cur.artists, cur.artist_p, n_art)):
+        need = quota
+        for _ in range(12):
+            if need <= 0:
+                break
+            picks = ranks[rng.choice(len(ranks), size=max(8, 2 * need), p=probs)]
+            need -= take(pool.by_artist.draw(rng, picks), need)
     # genre/content-driven picks (plus what the artists could not fill)
     need = length - n_out - len(chosen)
     genre_ranks = np.asarray([pool.by_genre.rank_of[int(g)] for g in cur.genres])
@@ -342,7 +371,7 @@ def make_splits(world: World, cfg: SynthConfig, progress: bool = False) -> Split
     ratio = sum(len(pl) for pl in pls) / max(distinct, 1)
 
     # -- eval splits: fixed pools and playlist counts, same popularity temperature -------
-    eval_mean = min(max(cfg.length_mean, cfg.eval_length_min), cfg.eval_length_max)
+    eval_mean = cfg.eval_length_mean or min(max(cfg.length_mean, cfg.eval_length_min), cfg.eval_length_max)
     for split, n, pool_uids in (("valid", cfg.n_valid_playlists, valid_pool),
                                 ("test", cfg.n_test_playlists, test_pool)):
         pool = Pool.make(world, split, pool_uids, tau)

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-GENERATOR_VERSION = "synth/1"
+GENERATOR_VERSION = "synth/2"
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class SynthConfig:
     length_mean: float = 55.0
     eval_length_min: int = 20  # valid/test playlists; always within 11..101
     eval_length_max: int = 100
+    eval_length_mean: float = 0.0  # mean length of valid/test playlists (0: length_mean)
     curator_genres: tuple[float, ...] = (0.55, 0.35, 0.10)  # P(1 genre), P(2), P(3), ...
     favourite_artists: tuple[int, int] = (2, 5)
     artist_affinity: float = 0.5  # share of non-outlier picks driven by artist affinities
@@ -61,7 +62,12 @@ class SynthConfig:
     mode_strictness: float = 0.5  # how strongly a curator prefers major or minor
     loudness_tolerance: float = 4.0  # dB; width of a curator's loudness preference
     content_floor: float = 0.05  # lowest acceptance of a genre pick that does not match
-    neighbour_weight: float = 0.6  # affinity of a favourite's graph neighbour (x edge weight)
+    # -- information dials (docs/datasets-synth.md, "Information dials") -------------------
+    caption_vocab: float = 1.0  # P(a name slot draws from its genre's vocabulary, not the neutral pool)
+    credit_aliasing: float = 0.0  # share of tracks credited under another artist/album string
+    era_preference: float = 0.0  # weight curators give the audio-only production era
+    era_tolerance: float = 0.15  # width of a curator's era preference (era lies in [0, 1])
+    relation_picks: float = 0.0  # share of non-outlier picks that follow the artist-relation graph
 
     def params(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -74,10 +80,18 @@ class SynthConfig:
         return self.clip_seconds + self.file_margin
 
 
+#: The dials every field of which is a share or probability in [0, 1].
+DIALS = ("caption_vocab", "credit_aliasing", "era_preference", "relation_picks", "artist_affinity")
+#: The default worlds' information dials, pre-registered in docs/datasets-synth.md
+#: ("Choosing the default worlds") before any model was run on them.
+DEFAULT_DIALS: dict[str, float] = {"caption_vocab": 0.0, "credit_aliasing": 0.25, "era_preference": 0.5}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Spotify MPD-like: user-made playlists, about 1.4 playlists per training track,
     # 20-100 tracks, mostly one or two related genres, few outliers.
     "mpd": dict(
+        caption_vocab=DEFAULT_DIALS["caption_vocab"], credit_aliasing=DEFAULT_DIALS["credit_aliasing"],
+        era_preference=DEFAULT_DIALS["era_preference"], relation_picks=0.2,
         playlists_per_track=1.4, length_min=20, length_max=100, length_mean=55.0,
         eval_length_min=20, eval_length_max=100, curator_genres=(0.55, 0.35, 0.10),
         favourite_artists=(2, 5), artist_affinity=0.5, outlier_rate=0.05, tempo_tolerance=14.0,
@@ -86,6 +100,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Last.fm-like: chunks of listening histories, about 4.6 playlists per training track,
     # longer, broader tastes, more outliers.
     "lfm": dict(
+        caption_vocab=DEFAULT_DIALS["caption_vocab"], credit_aliasing=DEFAULT_DIALS["credit_aliasing"],
+        era_preference=DEFAULT_DIALS["era_preference"], relation_picks=0.15,
         playlists_per_track=4.6, length_min=30, length_max=101, length_mean=80.0,
         eval_length_min=30, eval_length_max=101, curator_genres=(0.10, 0.35, 0.40, 0.15),
         favourite_artists=(3, 8), artist_affinity=0.35, outlier_rate=0.12, tempo_tolerance=28.0,
@@ -103,6 +119,13 @@ SIZES: dict[str, dict[str, Any]] = {
                tracks_per_artist=16.0, artists_per_scene=8.0),
     "quick": dict(n_pretrain=1000, n_train=3000, n_valid_playlists=100, n_test_playlists=220,
                   valid_pool=900, test_pool=2600, clip_seconds=10.0, file_margin=0.5),
+    # the artist-relationship task (docs/artist-gnn.md): quick's splits, ~4,000 artists of one
+    # album each (about 2 tracks per artist in the dataset) and a dense relation graph, so a
+    # 10% test split of artists holds about 6 hidden relations per artist
+    "artists": dict(n_pretrain=1000, n_train=3000, n_valid_playlists=100, n_test_playlists=220,
+                    valid_pool=900, test_pool=2600, clip_seconds=10.0, file_margin=0.5,
+                    tracks_per_artist=4.0, max_train_pool_factor=4.0, relations_per_artist=100.0,
+                    artists_per_scene=100.0),
     "paper": dict(n_pretrain=20000, n_train=100000, n_valid_playlists=1000,
                   n_test_playlists=1000, valid_pool=12000, test_pool=12000, clip_seconds=10.0,
                   file_margin=0.5),
@@ -111,7 +134,11 @@ SIZES: dict[str, dict[str, Any]] = {
 SIZE_TWEAKS: dict[tuple[str, str], dict[str, Any]] = {
     ("lfm", "tiny"): dict(valid_pool=260, test_pool=260),
     ("lfm", "ci"): dict(valid_pool=600, test_pool=900),
-    ("lfm", "quick"): dict(valid_pool=900, test_pool=2400),
+    # >= 300 training playlists at quick: more training tracks in shorter training
+    # playlists; valid/test playlists keep the preset's lengths
+    ("lfm", "quick"): dict(valid_pool=900, test_pool=2400, n_train=4000, length_min=20, length_mean=45.0,
+                           eval_length_mean=80.0),
+    ("mpd", "quick"): dict(n_train=4000, length_min=10, length_mean=16.0, eval_length_mean=55.0),
     ("lfm", "paper"): dict(valid_pool=20000, test_pool=20000),
 }
 
@@ -160,7 +187,11 @@ def validate(cfg: SynthConfig) -> None:
             raise ValueError(f"synth parameter error: {msg}")
 
     need(2 <= cfg.n_genres <= len(GENRES), f"n_genres must be in 2..{len(GENRES)}")
-    need(0.0 <= cfg.artist_affinity <= 1.0, "artist_affinity must be in [0, 1]")
+    for name in DIALS:
+        value = getattr(cfg, name)
+        need(isinstance(value, (int, float)) and 0.0 <= value <= 1.0,
+             f"{name}={value!r} is outside its allowed range [0, 1]")
+    need(0.0 < cfg.era_tolerance <= 1.0, f"era_tolerance={cfg.era_tolerance!r} must be in (0, 1]")
     need(0.0 <= cfg.outlier_rate < 1.0, "outlier_rate must be in [0, 1)")
     need(cfg.sample_rate >= 8000, "sample_rate must be >= 8000")
     need(8 <= cfg.bit_depth <= 16, "bit_depth must be in 8..16")
@@ -169,6 +200,9 @@ def validate(cfg: SynthConfig) -> None:
     need(cfg.n_valid_playlists >= 1 and cfg.n_test_playlists >= 1, "need valid and test playlists")
     need(2 <= cfg.length_min <= cfg.length_mean <= cfg.length_max,
          "length_min <= length_mean <= length_max")
+    need(cfg.eval_length_mean == 0 or cfg.eval_length_min <= cfg.eval_length_mean <= cfg.eval_length_max,
+         f"eval_length_mean={cfg.eval_length_mean!r} must be 0 (length_mean) or within "
+         "eval_length_min..eval_length_max")
     need(11 <= cfg.eval_length_min <= cfg.eval_length_max <= 101,
          "eval playlist lengths must lie in 11..101 (MPD filtering)")
     need(cfg.valid_pool >= cfg.eval_length_max and cfg.test_pool >= cfg.eval_length_max,

@@ -21,12 +21,15 @@ from .genres import (
     FIELD_INDEX,
     FIELD_NAMES,
     GENRES,
+    COMPILATION_TEMPLATES,
     MAJORISH,
+    NEUTRAL_VOCAB,
     PITCH_CLASSES,
     SCALE_NAMES,
     SHARED_TITLES,
     STYLE_FIELDS,
     Genre,
+    VARIOUS_ARTISTS,
     Vocabulary,
     genre_similarity,
     style_mean,
@@ -35,7 +38,9 @@ from .presets import SynthConfig
 
 # Random streams: every generator is seeded with [seed, STREAM, ...] so that each part of
 # the world can be drawn independently and lazily (e.g. per track inside a worker).
-S_WORLD, S_NAMES, S_TITLES, S_GRAPH, S_SPLIT, S_RENDER, S_ARTIST_CAT, S_CURATORS = range(1, 9)
+S_WORLD, S_NAMES, S_TITLES, S_GRAPH, S_SPLIT, S_RENDER, S_ARTIST_CAT, S_CURATORS, S_ERA, S_CREDITS, S_PSEUDONYMS = range(1, 12)
+#: Kinds of credit aliasing (``credit_aliasing``) and their probabilities.
+CREDIT_KINDS = {"feat": 0.3, "collab": 0.2, "compilation": 0.3, "pseudonym": 0.2}
 
 
 def rng_for(seed: int, stream: int, *keys: int) -> np.random.Generator:
@@ -128,6 +133,8 @@ class World:
     track_tonic: np.ndarray  # pitch class 0..11
     track_scale: np.ndarray  # index into SCALE_NAMES
     track_meter: np.ndarray  # beats per bar, 3 or 4
+    track_era: np.ndarray  # production era in [0, 1]: audible, never in a caption
+    artist_era: np.ndarray  # [A] the artist's era (albums jitter around it)
     # artist-relation graph (undirected; both directions stored in the adjacency lists)
     edges: list[tuple[int, int, float]]
     neighbours: list[np.ndarray]
@@ -151,14 +158,61 @@ class World:
         return f"{PITCH_CLASSES[int(self.track_tonic[uid])]} {'major' if scale in MAJORISH else 'minor'}"
 
     def title(self, uid: int) -> str:
-        """The track's title (drawn lazily from its own random stream)."""
+        """The track's title (drawn lazily from its own random stream): from its genre's
+        vocabulary with probability ``caption_vocab``, else from the neutral pool."""
         rng = rng_for(self.cfg.seed, S_TITLES, uid)
         genre = self.genres[int(self.track_genre[uid])]
+        if rng.random() >= self.cfg.caption_vocab:
+            return _from_templates(rng, NEUTRAL_VOCAB.title_templates, NEUTRAL_VOCAB)
         if rng.random() < 0.15:
             return SHARED_TITLES[int(rng.integers(len(SHARED_TITLES)))]
-        tmpl = genre.vocab.title_templates[int(rng.integers(len(genre.vocab.title_templates)))]
-        return fill_template(rng, tmpl, genre.vocab, spanish=genre.name == "latin",
-                             key=self.key_name(uid))
+        return _from_templates(rng, genre.vocab.title_templates, genre.vocab,
+                               spanish=genre.name == "latin", key=self.key_name(uid))
+
+    def credits(self, uid: int) -> tuple[str, str]:
+        """The (artist, album) strings the track is credited with: the canonical names, or
+        with probability ``credit_aliasing`` an alias (a feature, a collaboration, a
+        compilation by "Various Artists", or the artist's pseudonym)."""
+        a = int(self.track_artist[uid])
+        artist, album = self.artist_name[a], self.album_name[int(self.track_album[uid])]
+        rng = rng_for(self.cfg.seed, S_CREDITS, uid)
+        if rng.random() >= self.cfg.credit_aliasing:
+            return artist, album
+        kind = _choice_by(rng, CREDIT_KINDS)
+        other = self.artist_name[int(rng.integers(self.n_artists))]
+        if kind == "feat":
+            return f"{artist} feat. {other}", album
+        if kind == "collab":
+            return f"{other} & {artist}", album
+        if kind == "compilation":
+            return VARIOUS_ARTISTS, _from_templates(rng, COMPILATION_TEMPLATES, NEUTRAL_VOCAB)
+        return self.pseudonym(a), album
+
+    def pseudonym(self, artist: int) -> str:
+        """The artist's one alternative name (neutral vocabulary, its own random stream)."""
+        rng = rng_for(self.cfg.seed, S_PSEUDONYMS, artist)
+        return _from_templates(rng, NEUTRAL_VOCAB.artist_templates, NEUTRAL_VOCAB)
+
+    def sound_latent(self, uid: int) -> list[float]:
+        """The generator's latent sound vector of a track: per mix/arrangement field the expected
+        value of its artist and scene (genre mean + genre sd * signature; log fields in
+        log space), then the production era. What the oracle ``oracle-latent`` reads."""
+        g = self.genres[int(self.track_genre[uid])]
+        a = int(self.track_artist[uid])
+        sig = (self.cfg.scene_spread * self.scene_z[int(self.artist_scene[a])]
+               + self.cfg.artist_spread * self.artist_z[a])
+        out = []
+        for name in STYLE_FIELDS:  # the mix and arrangement fields (lead fields follow the family)
+            mean, sd = style_mean(g, name)
+            centre = math.log(mean) if STYLE_FIELDS[name].log else mean
+            out.append(centre + sd * float(sig[FIELD_INDEX[name]]))
+        out.append(float(self.track_era[uid]))
+        return out
+
+
+def _from_templates(rng: np.random.Generator, templates: tuple[str, ...], vocab: Vocabulary,
+                    **kw: object) -> str:
+    return fill_template(rng, templates[int(rng.integers(len(templates)))], vocab, **kw)  # type: ignore[arg-type]
 
 
 def world_size_needed(cfg: SynthConfig) -> int:
@@ -289,10 +343,12 @@ def build_world(cfg: SynthConfig) -> World:
     taken: set[str] = set()
     for a in range(n_art):
         g = genres[int(home[a])]
+        vocab, spanish = ((g.vocab, g.name == "latin") if names_rng.random() < cfg.caption_vocab
+                          else (NEUTRAL_VOCAB, False))
         name = ""
         for _ in range(40):
-            tmpl = g.vocab.artist_templates[int(names_rng.integers(len(g.vocab.artist_templates)))]
-            name = fill_template(names_rng, tmpl, g.vocab, spanish=g.name == "latin")
+            tmpl = vocab.artist_templates[int(names_rng.integers(len(vocab.artist_templates)))]
+            name = fill_template(names_rng, tmpl, vocab, spanish=spanish)
             if name not in taken:
                 break
         else:
@@ -304,8 +360,17 @@ def build_world(cfg: SynthConfig) -> World:
     album_name = []
     for b in range(n_alb):
         g = genres[int(album_genre[b])]
-        tmpl = g.vocab.album_templates[int(names_rng.integers(len(g.vocab.album_templates)))]
-        album_name.append(fill_template(names_rng, tmpl, g.vocab, spanish=g.name == "latin"))
+        if names_rng.random() < cfg.caption_vocab:
+            album_name.append(_from_templates(names_rng, g.vocab.album_templates, g.vocab,
+                                              spanish=g.name == "latin"))
+        else:
+            album_name.append(_from_templates(names_rng, NEUTRAL_VOCAB.album_templates, NEUTRAL_VOCAB))
+
+    # -- production era: the artist's, jittered per album; independent of genre ---------
+    era_rng = rng_for(cfg.seed, S_ERA)
+    artist_era = era_rng.random(n_art)
+    album_era = np.clip(artist_era[album_artist] + 0.07 * era_rng.standard_normal(n_alb), 0.0, 1.0)
+    track_era = np.round(album_era[track_album], 4)
 
     # -- artist-relation graph ------------------------------------------------------------
     edges, neighbours, neighbour_weights = _relation_graph(
@@ -319,7 +384,7 @@ def build_world(cfg: SynthConfig) -> World:
         track_album=track_album, track_genre=track_genre, track_pop=track_pop,
         track_tempo=track_tempo, track_loudness=track_loudness,
         track_tonic=track_tonic.astype(np.int64), track_scale=track_scale.astype(np.int64),
-        track_meter=track_meter.astype(np.int64), edges=edges, neighbours=neighbours,
+        track_meter=track_meter.astype(np.int64), track_era=track_era, artist_era=artist_era, edges=edges, neighbours=neighbours,
         neighbour_weights=neighbour_weights,
     )
 
