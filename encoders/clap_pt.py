@@ -35,6 +35,7 @@ from benchmark.core.dataset import Dataset
 from benchmark.core.evaluation import EmbeddingValidator
 from encoders._baselines.clap_encoder import COMMON_DEFAULTS, ClapEncoderBase
 from encoders._htsat import HTSAT_BY_PROFILE
+from encoders._text import LARP_TEXT_TOWERS
 from encoders.base import EncoderMeta
 
 #: HTS-AT for quick CPU runs: laion_clap's architecture at cpu-micro width, covering the
@@ -47,8 +48,10 @@ CLAP_PROFILES: dict[str, dict[str, Any]] = {
            "pt_lr": 1e-3, "pt_warmup": 0.1, "embed_batch_size": 32},
     "quick": {"htsat": HTSAT_QUICK, "freeze_text": True, "pt_epochs": 5, "pt_batch_size": 32,
               "pt_lr": 5e-4, "pt_warmup": 0.1, "embed_batch_size": 64},
+    # paper: a BERT-base-sized text branch (bert-base-uncased where present, else the packaged
+    # all-mpnet-base-v2, whose checkpoint has MPNet's pooler weights), as LARP's paper tower
     "paper": {"htsat": HTSAT_BY_PROFILE["paper"], "freeze_text": False, "pt_epochs": 30, "pt_batch_size": 64,
-              "pt_lr": 1e-4, "pt_warmup": 3200},
+              "pt_lr": 1e-4, "pt_warmup": 3200, "text_model": LARP_TEXT_TOWERS["paper"]["model"]},
 }
 
 

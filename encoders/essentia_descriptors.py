@@ -27,6 +27,13 @@ clipped to ``±clip_z`` (10) so that descriptors nearly constant over the pool c
 dominate inner products; undefined values (NaN) become 0, the pool's mean. If essentia cannot
 be imported, :meth:`check_available` raises :class:`~encoders.base.EncoderUnavailable`
 with the import error; nothing else stands in for it.
+
+The project installs essentia through ``essentia-tensorflow`` (the same library plus the
+TensorFlow algorithms the MusiCNN encoders run; it conflicts with plain ``essentia``).
+The two wheels of 2.1b6.dev1389 give different values for 30 of the 144 ``lowlevel``
+descriptors (pitch, inharmonicity, tristimulus, Bark-band shape, crest, roll-off, ZCR...;
+measured on the MusiCNN parity clips), so version 2 of this encoder (essentia-tensorflow)
+does not reuse version 1's cells; both distributions are in ``output_libraries``.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ _VARIABLE = ("rhythm.beats_position", "rhythm.onset_times", "rhythm.bpm_interval
 
 
 def _quiet_essentia():
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # essentia-tensorflow's TF runtime logs at import
     import essentia
 
     essentia.log.infoActive = False
@@ -135,7 +145,7 @@ def _chunk(root: str, ids: list[str], mode: str, frame: int, hop: int) -> list[t
 class EssentiaDescriptorsEncoder(Encoder):
     meta = EncoderMeta(
         name="essentia-descriptors",
-        version="1",
+        version="2",  # 2: computed with essentia-tensorflow's build of essentia (differs from plain essentia)
         description="AcousticBrainz-style hand-crafted descriptors (essentia low-level spectral, rhythm, "
                     "tonal; mean/stdev), standardised with pre-training-pool statistics",
         dim=None,  # lowlevel: 144; music: set by MusicExtractor's outputs (known after fit)
@@ -152,7 +162,7 @@ class EssentiaDescriptorsEncoder(Encoder):
         weights_source="none (hand-crafted descriptors; mean/std fitted on the pre-training pool)",
         licence_code="MIT; essentia AGPL-3.0-only",
         licence_weights="none (no learned weights; the standardisation statistics are fitted in-repo, MIT)",
-        output_libraries=("essentia",),
+        output_libraries=("essentia", "essentia-tensorflow"),
     )
     default_config: ClassVar[dict[str, Any]] = {
         "extractor": "lowlevel",
@@ -184,8 +194,8 @@ class EssentiaDescriptorsEncoder(Encoder):
             _quiet_essentia()
         except Exception as e:  # ImportError, or a broken binary wheel
             raise EncoderUnavailable(
-                f"essentia-descriptors needs essentia (pip install essentia; wheels exist for Linux/macOS, "
-                f"CPython 3.9-3.12): import failed with {type(e).__name__}: {e}") from e
+                f"essentia-descriptors needs essentia (pip install essentia-tensorflow, the project's dependency; "
+                f"plain essentia also works but computes some descriptors differently): import failed with {type(e).__name__}: {e}") from e
 
     def output_dim(self) -> int:
         if self.names is not None:

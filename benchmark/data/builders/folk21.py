@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from benchmark.core.dataref import DatasetRef
+
 from ..base import DatasetBuilder, DatasetMeta
+from ..folk21.build import GENERATOR
 
 _SIZES = ("ci", "quick", "full")  # smallest first
 _SOURCE = "pieces of the music21 corpus, rendered here (licences per collection: docs/datasets-real.md)"
@@ -16,10 +19,12 @@ class _Folk21(DatasetBuilder):
 
     caption_variant: ClassVar[str]
 
-    def build(self, root: Path, *, size: str = "quick", seed: int = 0, progress: bool = True) -> None:
+    def build(self, root: Path, *, size: str = "quick", seed: int = 0, progress: bool = True,
+              variant: DatasetRef | None = None) -> None:
         from ..folk21 import build
 
-        build(root, size=size, seed=seed, progress=progress, caption_variant=self.caption_variant)
+        build(root, size=size, seed=seed, progress=progress, caption_variant=self.caption_variant,
+              name=variant.label() if variant is not None else None)  # folk21[seed=1]: only the seed
 
 
 class Folk21(_Folk21):
@@ -32,6 +37,7 @@ class Folk21(_Folk21):
             "curatorial groupings (collection x genre / region / volume). Captions name the collection as album."),
         sizes=_SIZES,
         source=_SOURCE,
+        version=GENERATOR,
     )
 
 
@@ -44,4 +50,5 @@ class Folk21NoAlbum(_Folk21):
             "collection keys the playlists; same tracks, audio and split as folk21 for the same size and seed."),
         sizes=_SIZES,
         source=_SOURCE,
+        version=GENERATOR,
     )
