@@ -16,6 +16,7 @@ from encoders._larp import configs as C  # noqa: E402
 from encoders._larp.data import PAD, Cooccurrence, TrainingSet, epoch_rng, plan_pairs  # noqa: E402
 from encoders._larp.fusion import MeanPooling, SelfAttentionFusion, build_fusion  # noqa: E402
 from encoders._larp.losses import cooccurrence_exclusion, inbatch_contrast, itc_loss  # noqa: E402
+from encoders._text import paper_text_model  # noqa: E402
 
 
 def _validator(dataset):
@@ -249,7 +250,8 @@ def test_stage_keys_are_shared_between_variants():
     assert (paper["batch_size"], paper["queue_size"], paper["momentum"], paper["lr"], paper["warmup_steps"],
             paper["max_epochs"], paper["patience"], paper["embed_dim"], paper["n_seed"],
             paper["adam_beta2"], paper["htsat"], paper["text_model"]) == (
-        50, 57600, 0.995, 1e-4, 3000, 45, 5, 256, 10, 0.99, "tiny", "bert-base-uncased")
+        50, 57600, 0.995, 1e-4, 3000, 45, 5, 256, 10, 0.99, "tiny", paper_text_model())
+    assert paper_text_model() in ("bert-base-uncased", "all-mpnet-base-v2")
 
 
 def test_registry_entries():

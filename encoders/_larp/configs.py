@@ -32,7 +32,9 @@ PAPER: dict[str, Any] = {
     "audio_checkpoint": None,  # HTS-AT/CLAP/LARP weights for the audio tower (stage 1 start; wins over audio_init)
     "audio_init": "clap-pt",  # stage 1's HTS-AT: "clap-pt" (in-repo CLAP-PT audio tower) or "random"
     "audio_init_profile": "paper",  # whose CLAP-PT settings (clap-pt's profile of the same HTS-AT)
-    "text_model": "bert-base-uncased",  # HF name, local dir, or "all-MiniLM-L6-v2" (packaged)
+    # bert-base-uncased where present, else the packaged all-mpnet-base-v2 (BERT-base sized;
+    # encoders._text.paper_text_model), shared with bert-text's paper profile
+    "text_model": LARP_TEXT_TOWERS["paper"]["model"],  # HF name, local dir, or a packaged alias
     "text_num_layers": None,  # keep only the first k transformer layers (CPU configs); None = all
     "text_max_length": 30,
     "text_freeze_embeddings": False,  # CPU economy: keep the text tower's word embeddings fixed

@@ -18,15 +18,39 @@
   :func:`key_lookup` / :func:`membership` — the sorted-key lookups behind it and behind
   the playlist-track graph.
 
-Similarities are computed in float32 even under autocast.
+Similarities and cross-entropies are computed in float32 even under autocast: the loss
+functions run with autocast disabled (:func:`full_precision`), since bfloat16 logits
+``sim / 0.07`` would keep only ~2-3 significant digits inside a softmax over the queue.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def full_precision(fn: _F) -> _F:
+    """Run ``fn`` with autocast disabled on the device of its first tensor argument, so the
+    ``.float()`` casts inside it hold (under autocast a matmul would recast them to bfloat16)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        dev = next((x.device.type for x in args if isinstance(x, torch.Tensor)), "cpu")
+        if dev not in ("cpu", "cuda") or not torch.is_autocast_enabled(dev):
+            return fn(*args, **kwargs)
+        with torch.autocast(device_type=dev, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
 
 #: Logit given to excluded candidates: exp() underflows to exactly 0, and 0 * logit stays finite.
 MASKED_LOGIT = -1e9
@@ -53,6 +77,7 @@ def soft_targets(sim_m: torch.Tensor, positives: torch.Tensor, alpha: float,
     return alpha * F.softmax(sim_m, dim=1) + (1.0 - alpha) * positives
 
 
+@full_precision
 def itc_loss(a: torch.Tensor, t: torch.Tensor, a_m: torch.Tensor, t_m: torch.Tensor,
              a_queue: torch.Tensor, t_queue: torch.Tensor, temp: torch.Tensor | float,
              alpha: float, exclude_a2t: torch.Tensor | None = None,
@@ -86,6 +111,7 @@ def itc_loss(a: torch.Tensor, t: torch.Tensor, a_m: torch.Tensor, t_m: torch.Ten
             + soft_cross_entropy(sim_t2a, tgt_t2a, exclude_t2a)) / 2
 
 
+@full_precision
 def inbatch_contrast(x: torch.Tensor, y: torch.Tensor, temp: torch.Tensor | float,
                      symmetric: bool = True) -> torch.Tensor:
     """Hard-target contrast between rows of ``x`` and ``y`` (row ``i`` matches row ``i``),
@@ -144,6 +170,7 @@ def tpc_targets(anchor_tracks: torch.Tensor, anchor_playlists: torch.Tensor, que
     return (p2t.float() / p2t.sum(1, keepdim=True).float(), t2p.float() / t2p.sum(1, keepdim=True).float())
 
 
+@full_precision
 def tpc_paper_loss(a_p: torch.Tensor, t_p: torch.Tensor, a_s: torch.Tensor, t_s: torch.Tensor,
                    a_queue: torch.Tensor, t_queue: torch.Tensor, anchor_tracks: torch.Tensor,
                    anchor_playlists: torch.Tensor, queue_tracks: torch.Tensor, member_keys: torch.Tensor,

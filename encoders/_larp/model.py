@@ -53,7 +53,10 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
 class LarpModel(nn.Module):
     """See the module docstring. ``num_tracks`` = number of training tracks (lookup tables)."""
 
-    def __init__(self, cfg: dict[str, Any], num_tracks: int, *, seed: int = 0) -> None:
+    def __init__(self, cfg: dict[str, Any], num_tracks: int, *, seed: int = 0, text_config: Any = None) -> None:
+        """``text_config`` (a ``transformers`` config): build the text tower from it on the
+        ``meta`` device instead of loading ``cfg["text_model"]`` (no weights, no tokenizer;
+        for parameter counts and memory estimates, :mod:`encoders._larp.memory`)."""
         super().__init__()
         from benchmark.core.runtime import hub_offline
 
@@ -68,9 +71,16 @@ class LarpModel(nn.Module):
         with seeded(seed):
             self.htsat_config = get_htsat_config(cfg["htsat"])
             self.audio_encoder = build_htsat(self.htsat_config, seed=seed)
-            text = load_text_model(cfg["text_model"])
-            self.tokenizer = text.tokenizer
-            self.text_encoder = text.model
+            if text_config is None:
+                text = load_text_model(cfg["text_model"])
+                self.tokenizer = text.tokenizer
+                self.text_encoder = text.model
+            else:
+                from transformers import AutoModel
+
+                with torch.device("meta"):
+                    self.text_encoder = AutoModel.from_config(text_config)
+                self.tokenizer = None
             if cfg.get("text_num_layers"):
                 truncate_layers(self.text_encoder, int(cfg["text_num_layers"]))
             # parts whose output LARP never uses: frozen (no optimiser state, no DDP reduction)

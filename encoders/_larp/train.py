@@ -128,7 +128,6 @@ def _param_distance(module: Any, init: dict[str, Any]) -> dict[str, float] | Non
     return {"fusion_dist": math.sqrt(d2), "fusion_rel_dist": math.sqrt(d2) / max(math.sqrt(n2), 1e-12)}
 
 
-@contextlib.contextmanager
 def save_weights(path: Path, state: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
     """Atomic safetensors write of a state dict (tensors made contiguous and unshared)."""
     save_safetensors(path, state, metadata or {})
@@ -145,6 +144,69 @@ def _torch_save_atomic(obj: Any, path: Path) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def amp_dtype(precision: str, device: Any) -> Any:
+    """The autocast dtype of ``precision`` on ``device``: ``torch.bfloat16`` for ``"bf16"``
+    (CPU or CUDA) and for ``"auto"`` on CUDA, else ``None`` (float32, no autocast)."""
+    import torch
+
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', not {precision!r}")
+    on_cuda = torch.device(device).type == "cuda"
+    return torch.bfloat16 if precision == "bf16" or (precision == "auto" and on_cuda) else None
+
+
+def autocast(device: Any, dtype: Any) -> Any:
+    """``torch.autocast`` on ``device``'s type with ``dtype``, or a no-op when ``dtype`` is ``None``."""
+    import torch
+
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+def wrap_ddp(model: Any, device: Any) -> Any:
+    """``model`` in ``DistributedDataParallel`` as the trainer runs it: queues and lookup
+    tables are kept equal by all-gathers, so buffers are not broadcast (BN statistics stay
+    per rank); every trained parameter receives a gradient (no unused-parameter search)."""
+    import inspect
+
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    device = torch.device(device)
+    sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+            else {"broadcast_buffers": False})
+    return DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+               find_unused_parameters=False, **sync)
+
+
+def train_step(ddp_model: Any, model: Any, opt: Any, sched: Any, batch: dict[str, Any], stage: int,
+               alpha: float, *, grad_clip: float | None = None, amp: Any = None,
+               where: str = "") -> dict[str, Any]:
+    """One optimiser step of ``stage`` on ``batch`` (already on the device): the stage loss
+    under autocast ``amp`` (``None`` = float32), a :class:`StageDiverged` error naming the
+    stage and ``where`` on a non-finite loss, backward (DDP averages the ranks' gradients
+    when ``ddp_model`` is a ``DistributedDataParallel``), optional gradient clipping, the
+    optimiser and scheduler steps. Returns the loss terms (with their graphs)."""
+    import torch
+
+    device = next(model.parameters()).device
+    with autocast(device, amp):
+        out = ddp_model(batch, stage, alpha)
+    if not bool(torch.isfinite(out["loss"].detach()).all()):
+        terms = {k: float(v.detach()) for k, v in out.items()}
+        raise StageDiverged(f"LARP stage {stage} ({C.STAGES[stage - 1].upper()}) diverged: non-finite "
+                            f"loss at {where or 'a step'}: {terms}")
+    opt.zero_grad(set_to_none=True)
+    out["loss"].backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
+    opt.step()
+    if sched is not None:
+        sched.step()
+    return out
 
 
 @dataclass
@@ -227,9 +289,7 @@ class LarpTrainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         else:
             self.device = pick_device(cfg["device"])
-        prec = cfg["precision"]
-        self.amp_dtype = (torch.bfloat16 if (prec == "bf16" or (prec == "auto" and self.device.type == "cuda"))
-                          else None)
+        self.amp_dtype = amp_dtype(str(cfg["precision"]), self.device)
         self.htsat_config = get_htsat_config(cfg["htsat"])
         self.train_set = TrainingSet.from_dataset(dataset)
         if self.train_set.num_tracks == 0:
@@ -340,11 +400,7 @@ class LarpTrainer:
 
     # ----------------------------------------------------------------- embedding / validation
     def _autocast(self) -> Any:
-        import torch
-
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def encode_rows(self, model: Any, feats: SplitFeatures, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised audio and text projections ``float32 [len(rows), D]`` (eval mode)."""
@@ -562,17 +618,7 @@ class LarpTrainer:
             state["history"].append(rec)
             state["wall_s"] += time.perf_counter() - t_start
             self._write_log(d, state["history"])
-        ddp_model = model
-        if self.dist.on:
-            import inspect
-
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            # queues and lookup tables are kept equal by all-gathers; BN statistics stay per rank
-            sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
-                    else {"broadcast_buffers": False})
-            ddp_model = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                            find_unused_parameters=False, **sync)
+        ddp_model = wrap_ddp(model, self.device) if self.dist.on else model
 
         for epoch in range(int(state["epoch"]), n_epochs if state.get("stop_reason") is None else 0):
             t_epoch = time.perf_counter()
@@ -643,7 +689,6 @@ class LarpTrainer:
 
     def _train_epoch(self, ddp_model: Any, model: Any, opt: Any, sched: Any, stage: int, epoch: int,
                      spe: int) -> tuple[dict[str, float], int, float, int]:
-        import torch
         from tqdm.auto import tqdm
 
         cfg = self.cfg
@@ -660,18 +705,8 @@ class LarpTrainer:
             step = epoch * spe + i
             alpha = alpha_at(cfg, step, spe)
             b = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-            with self._autocast():
-                out = ddp_model(b, stage, alpha)
-            if not bool(torch.isfinite(out["loss"].detach()).all()):
-                terms = {k: float(v.detach()) for k, v in out.items()}
-                raise StageDiverged(f"LARP stage {stage} ({C.STAGES[stage - 1].upper()}) diverged: non-finite "
-                                    f"loss at step {step} (epoch {epoch + 1}, batch {i}): {terms}")
-            opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            if cfg.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
-            opt.step()
-            sched.step()
+            out = train_step(ddp_model, model, opt, sched, b, stage, alpha, grad_clip=cfg.get("grad_clip"),
+                             amp=self.amp_dtype, where=f"step {step} (epoch {epoch + 1}, batch {i})")
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             clips += int(b["mel"].shape[0]) * self.dist.world
