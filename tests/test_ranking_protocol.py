@@ -1,6 +1,7 @@
 """Ranking (masking, ties) and the cold-start query protocol."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -126,6 +127,23 @@ def test_topk_matches_reference_at_block_sizes():
         np.testing.assert_array_equal(topk_masked(scores, masks, 40), _reference_topk(scores, masks, 40))
         scores = rng.standard_normal((8, m)).astype(np.float32)
         np.testing.assert_array_equal(topk_masked(scores, masks, 40), _reference_topk(scores, masks, 40))
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_topk_on_threads_matches_the_reference(threads):
+    """Row ranges on several threads (uneven cuts, ties, masks, -inf) give the reference's answer,
+    and a bad mask is reported with its row number in the whole batch."""
+    rng = np.random.default_rng(threads)
+    n, m = 250, 3_001
+    scores = rng.integers(0, 20, size=(n, m)).astype(np.float32)
+    scores[rng.random((n, m)) < 0.05] = -np.inf
+    masks = [rng.choice(m, size=int(rng.integers(0, 80)), replace=False) for _ in range(n)]
+    want = _reference_topk(scores, masks, 40)
+    np.testing.assert_array_equal(topk_masked(scores, masks, 40, threads=threads), want)
+    np.testing.assert_array_equal(topk_masked(scores, masks, 40, threads=1), want)
+    masks[200] = np.array([m + 5])
+    with pytest.raises(IndexError, match="mask of row 200 "):
+        topk_masked(scores, masks, 40, threads=threads)
 
 
 def test_topk_leaves_scores_untouched():

@@ -24,6 +24,20 @@ def test_study_declares_its_measure():
     assert callable(getattr(__import__(module, fromlist=[name]), name))
 
 
+def test_profile_encoders_cover_the_grid_and_larp_but_no_oracle():
+    from benchmark.harness.grid import GridConfig
+    from encoders import REGISTRY
+
+    quick = tp.profile_encoders("quick")
+    grid = GridConfig(profile="quick").resolved().encoders
+    assert "larp" in quick  # configured for quick, not in its grid
+    assert not set(tp.SAME_EMBED_PATH) & set(quick)  # its stage variants: the same network and embed path
+    assert set(grid) - set(tp.SAME_EMBED_PATH) - {n for n in grid if "oracle" in REGISTRY.get(n).meta.tags} \
+        <= set(quick)
+    assert not [n for n in quick if "oracle" in REGISTRY.get(n).meta.tags]
+    assert "larp" not in grid
+
+
 def test_melstats_stages_compose_to_embed(clips, tmp_path):
     enc = tp.prepare_encoder("melstats", "ci", clips, tmp_path)
     ids = tp.embed_ids(clips)
@@ -61,3 +75,14 @@ def test_renders_from_records_only(tmp_path):
     text = render_throughput(tmp_path, "ci")
     assert "test cpu" in text and "0.12 M" in text and "24.0 / 12.0" in text and "12.5 s (synth-mpd)" in text
     assert "unavailable: needs weights" in text and "| r " in text
+
+
+def test_artist_gnn_workload_has_the_declared_shape():
+    from benchmark.harness.throughput import ARTIST_SHAPES, artist_scene_world
+
+    n, mean_degree, _ = ARTIST_SHAPES["ci"]
+    graph, x = artist_scene_world(*ARTIST_SHAPES["ci"])
+    assert graph.n == n and x.shape == (n, 128)
+    assert (graph.edges[:, 0] < graph.edges[:, 1]).all()
+    assert len(np.unique(graph.edges, axis=0)) == len(graph.edges)
+    assert graph.degrees().mean() == pytest.approx(mean_degree, abs=0.01)

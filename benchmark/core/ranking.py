@@ -7,9 +7,14 @@ split's track table wins.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from benchmark.core.runtime import cpu_count
 
 ScoreFn = Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray]
 
@@ -18,8 +23,22 @@ ScoreFn = Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray]
 _BLOCKS_PER_KEPT = 8
 
 
-def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int) -> np.ndarray:
+#: rows per range below which :func:`topk_masked` stays on one thread
+_MIN_ROWS_PER_THREAD = 32
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the process, a thread per CPU it may use (made at first use)."""
+    return ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="topk")
+
+
+def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads: int | None = None) -> np.ndarray:
     """Top-``k`` candidate indices per row of ``scores`` after excluding ``masks[row]``.
+
+    Rows are independent, so large batches are cut into ``threads`` row ranges (default: the
+    CPUs this process may use) ranked on a pool of one thread per CPU (numpy releases the GIL
+    in its passes); the result is the same for any number of ranges.
 
     Returns int64 ``[n_rows, k]`` ordered by (score descending, index ascending). If a row
     has fewer than ``k`` unmasked candidates, the tail is filled with -1. Scores of
@@ -37,16 +56,27 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int) -> np.n
     """
     s = np.ascontiguousarray(scores, dtype=np.result_type(scores.dtype, np.float32))
     n, m = s.shape
+    if len(masks) != n:
+        raise ValueError(f"{len(masks)} masks for {n} rows")
+    t = min(threads or cpu_count(), n // _MIN_ROWS_PER_THREAD)
+    if t <= 1 or k == 0 or m == 0:
+        return _topk_rows(s, masks, k, 0)
+    bounds = [round(i * n / t) for i in range(t + 1)]
+    parts = [_pool().submit(_topk_rows, s[a:b], masks[a:b], k, a) for a, b in itertools.pairwise(bounds)]
+    return np.concatenate([f.result() for f in parts])
+
+
+def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: int) -> np.ndarray:
+    """:func:`topk_masked` on one range of rows (``first_row``: its first row's number, for messages)."""
+    n, m = s.shape
     out = np.full((n, k), -1, dtype=np.int64)
     if n == 0 or k == 0 or m == 0:
         return out
     mask_list = [np.asarray(x, dtype=np.int64).ravel() for x in masks]
-    if len(mask_list) != n:
-        raise ValueError(f"{len(mask_list)} masks for {n} rows")
     lens = np.fromiter((len(x) for x in mask_list), dtype=np.int64, count=n)
     mask_cols = np.concatenate(mask_list) if lens.sum() else np.zeros(0, dtype=np.int64)
     if mask_cols.size and (mask_cols.min() < -m or mask_cols.max() >= m):
-        bad = int(np.repeat(np.arange(n), lens)[(mask_cols < -m) | (mask_cols >= m)][0])
+        bad = first_row + int(np.repeat(np.arange(n), lens)[(mask_cols < -m) | (mask_cols >= m)][0])
         raise IndexError(f"mask of row {bad} holds an index outside 0..{m - 1}")
     mask_cols = np.where(mask_cols < 0, mask_cols + m, mask_cols)
     kp = k + int(lens.max())

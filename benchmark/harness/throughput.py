@@ -36,8 +36,9 @@ from benchmark.core.results import iter_records, write_record
 from benchmark.core.study import Study
 
 CLIP_SR, CLIP_SECONDS = 16000, 10.0
-#: clips per split of :func:`clips_dataset`; 32 train tracks fill LARP's ci batch of 16
-CLIP_SPLITS = {"train": 32, "valid": 8, "test": 24, "pretrain": 8}
+#: clips per split of :func:`clips_dataset`: 96 train tracks give LARP's stage 2 enough pairs
+#: to fill one batch at quick (32; 32 train tracks gave 16 pairs)
+CLIP_SPLITS = {"train": 96, "valid": 8, "test": 24, "pretrain": 8}
 #: config overrides that cut training to one step or epoch (where the encoder has the key)
 ONE_STEP = {"max_steps": 1, "pt_max_steps": 1, "max_epochs": [1, 1, 1], "epochs": 1, "pt_epochs": 1,
             "progress": False}
@@ -94,6 +95,7 @@ def prepare_encoder(name: str, profile: str, dataset: Dataset, workdir: str | Pa
     cls = REGISTRY.get(name)
     enc = cls.from_profile(profile, {k: v for k, v in ONE_STEP.items() if k in cls.default_config})
     enc.check_available()
+    enc.check_dataset(dataset)
     if enc.meta.trains:
         import inspect
 
@@ -166,6 +168,37 @@ def synthetic_world(seed: int = 0, n_train: int = 3000, n_valid: int = 1000, n_c
     valid = QuerySet("valid", [f"v{i}" for i in range(n_valid)], [f"vp{i}" for i in range(len(cp))],
                      seeds, gts, 0)
     return train, valid, cv
+
+
+#: (artists, mean degree, artists per scene) of the generated worlds at each size
+ARTIST_SHAPES = {"ci": (666, 3.8, 8), "artists": (3438, 66.0, 100)}
+
+
+def artist_scene_world(n: int, mean_degree: float, per_scene: int, dim: int = 128,
+                       seed: int = 0) -> tuple[Any, np.ndarray]:
+    """The artist-GNN workload (asv ``ArtistGNNFeatureSet``): an ``ArtistGraph`` of ``n``
+    artists whose relations mostly (65 %) join artists of one scene, and ``[n, dim]``
+    features: the scene's random centre plus unit noise."""
+    from benchmark.core.artist_graph import ArtistGraph
+
+    rng = np.random.default_rng(seed)
+    scene = rng.integers(0, max(1, n // per_scene), n)
+    m = round(n * mean_degree / 2)  # distinct relations wanted
+    order = np.argsort(scene, kind="stable")
+    start = np.searchsorted(scene[order], np.arange(scene.max() + 1))
+    size = np.bincount(scene, minlength=scene.max() + 1)
+    pairs = np.zeros((0, 2), dtype=np.int64)
+    while len(pairs) < m:  # draw until m distinct non-self pairs (duplicates are frequent in small scenes)
+        a = rng.integers(0, n, 2 * m)
+        same = rng.random(2 * m) < 0.65
+        mate = order[start[scene[a]] + (rng.random(2 * m) * size[scene[a]]).astype(np.int64)]
+        b = np.where(same, mate, rng.integers(0, n, 2 * m))
+        drawn = np.sort(np.stack([a, b], axis=1), axis=1)
+        pairs = np.unique(np.concatenate([pairs, drawn[drawn[:, 0] != drawn[:, 1]]]), axis=0)
+    pairs = pairs[np.sort(rng.choice(len(pairs), m, replace=False))]
+    graph = ArtistGraph(tuple(f"a{i:05d}" for i in range(n)), pairs.astype(np.int64), np.ones(len(pairs)))
+    centres = rng.standard_normal((scene.max() + 1, dim))
+    return graph, centres[scene] + rng.standard_normal((n, dim))
 
 
 def itemknn_case(n_queries: int = 1_000, n_candidates: int = 100_000, dim: int = 256, n_seeds: int = 50,
@@ -376,6 +409,28 @@ def _fit_times(results_dir: Path, profile: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: encoders whose network and ``embed()`` path are another's (only their training stops at an
+#: earlier stage): timing them again would measure the same code; that encoder's row stands for them
+SAME_EMBED_PATH = {"larp-wtc": "larp", "larp-ttc": "larp", "larp-tpc": "larp"}
+
+
+def profile_encoders(profile: str) -> list[str]:
+    """Every encoder with a configuration for ``profile``: those of its default grid and those
+    configured for it but left out of the grid for their training cost (LARP at quick);
+    oracles excepted (they read ground truth: nothing to time), and LARP's stage variants
+    (:data:`SAME_EMBED_PATH`)."""
+    from encoders import REGISTRY
+
+    out = []
+    for name in REGISTRY.names():
+        cls = REGISTRY.get(name)
+        if "oracle" in cls.meta.tags or name in SAME_EMBED_PATH:
+            continue
+        if profile in cls.default_profiles or profile in cls.profile_configs:
+            out.append(name)
+    return out
+
+
 def measure(study: Study, profile: str, results_dir: str | Path, *, encoders: Sequence[str] | None = None,
             progress: bool = True) -> list[Path]:
     """The throughput study's run: one ``throughput`` record per encoder and per recommender
@@ -385,7 +440,7 @@ def measure(study: Study, profile: str, results_dir: str | Path, *, encoders: Se
 
     results_dir = Path(results_dir)
     out_dir = results_dir / profile / "throughput"
-    grid = GridConfig(profile=profile, encoders=list(encoders or ())).resolved()
+    grid = GridConfig(profile=profile, encoders=list(encoders or profile_encoders(profile))).resolved()
     enc_names = list(grid.encoders)
     host, fits = machine(), _fit_times(results_dir, profile)
     paths = []
