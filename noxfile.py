@@ -22,16 +22,59 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 MARKER = VENV / ".larpbench-installed"
 
+#: installed with --no-deps after the project: its metadata pins numpy<1.17 and tensorflow, but
+#: only its checkpoint files are used (the MusiCNN encoders, docs/encoders.md)
+NO_DEPS = ("musicnn==0.1.0",)
+TF_VENV = ROOT / ".venv-tf"
+TF_BIN = TF_VENV / ("Scripts" if os.name == "nt" else "bin")
+
+
 def _project_env(session: nox.Session) -> None:
-    """Create ``.venv`` and install the project into it when pyproject.toml changed."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create ``.venv`` and install the project into it when pyproject.toml or the
+    ``--no-deps`` step changed."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(NO_DEPS).encode()).hexdigest()
     if MARKER.is_file() and MARKER.read_text().strip() == digest:
         return
     if not (BIN / "python").exists():
         session.run(sys.executable, "-m", "venv", str(VENV), external=True)
-    session.run(str(BIN / "python"), "-m", "pip", "install", "--upgrade", "pip", external=True)
-    session.run(str(BIN / "python"), "-m", "pip", "install", "-e", ".[dev]", external=True)
+    py = str(BIN / "python")
+    session.run(py, "-m", "pip", "install", "--upgrade", "pip", external=True)
+    # plain essentia and essentia-tensorflow write the same `essentia` package: keep only the
+    # latter (reinstalled, since removing plain essentia deletes files the two share)
+    probe = ("import importlib.metadata as m\ntry:\n m.version('essentia'); print('yes')\n"
+             "except m.PackageNotFoundError:\n print('no')")
+    out = session.run(py, "-c", probe, silent=True, external=True)
+    had_plain = isinstance(out, str) and out.strip() == "yes"
+    if had_plain:
+        session.run(py, "-m", "pip", "uninstall", "-y", "essentia", external=True)
+    session.run(py, "-m", "pip", "install", "-e", ".[dev]", external=True)
+    if had_plain:
+        session.run(py, "-m", "pip", "install", "--force-reinstall", "--no-deps", "essentia-tensorflow",
+                    external=True)
+    session.run(py, "-m", "pip", "install", "--no-deps", *NO_DEPS, external=True)
     MARKER.write_text(digest + "\n")
+
+
+@nox.session
+def musicnn_graphs(session: nox.Session) -> None:
+    """Freeze the MusiCNN checkpoints once into the graph cache (~/.cache/larpbench/musicnn).
+
+    TensorFlow is needed for this step only, so it goes into a separate environment,
+    ``.venv-tf`` (the ``musicnn-freeze`` extra's packages and musicnn), never into ``.venv``."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        session.error("musicnn_graphs reads pyproject.toml with tomllib: run nox with Python >= 3.11")
+
+    _project_env(session)
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["musicnn-freeze"]
+    if not (TF_BIN / "python").exists():
+        session.run(sys.executable, "-m", "venv", str(TF_VENV), external=True)
+    tf_py = str(TF_BIN / "python")
+    session.run(tf_py, "-m", "pip", "install", "numpy<2", *extra, external=True)
+    session.run(tf_py, "-m", "pip", "install", "--no-deps", *NO_DEPS, external=True)
+    session.run(str(BIN / "python"), "-m", "encoders.musicnn_models", *session.posargs,
+                env={**_env(), "LARPBENCH_TF_PYTHON": tf_py}, external=True)
 
 
 def _env() -> dict[str, str]:
@@ -125,6 +168,13 @@ def study(session: nox.Session) -> None:
 
 
 @nox.session
+def reproduce_artist_gnn(session: nox.Session) -> None:
+    """The artist-relationship task (GNNs on the artist graph; docs/artist-gnn.md): its
+    records, figure, table and agreement with Table 2, for a profile (default quick)."""
+    _study(session, "artist-gnn")
+
+
+@nox.session
 def reproduce_table1(session: nox.Session) -> None:
     """Table 1 (dataset statistics, homogeneity) for a profile (default quick)."""
     _study(session, "table1")
@@ -137,6 +187,12 @@ def reproduce_table2(session: nox.Session) -> None:
 
 
 @nox.session
+def reproduce_table2_folk21(session: nox.Session) -> None:
+    """Table 2 on folk21 (builds folk21, trains every encoder on it; not in reproduce_table2's budget)."""
+    _study(session, "table2-folk21")
+
+
+@nox.session
 def regression(session: nox.Session) -> None:
     """Rerun the ci grid into a scratch folder and compare it with the committed results/ci."""
     _project_env(session)
@@ -146,6 +202,26 @@ def regression(session: nox.Session) -> None:
     _larpbench(session, "compare", "results", str(scratch), "--profile", "ci")
 
 
+
+
+@nox.session
+def larp_paper_gpu(session: nox.Session) -> None:
+    """LARP's ``paper`` configuration on a CUDA GPU (docs/larp.md, "The paper configuration on
+    a GPU"): ``nox -s larp_paper_gpu -- [DATASET] [--nproc N] [larpbench train options]`` runs
+    the ``gpu`` tests, then ``larpbench train larp --profile paper`` (default synth-mpd).
+    Stops with a message, before anything heavy, when torch sees no CUDA GPU."""
+    import subprocess
+
+    _project_env(session)
+    probe = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)"
+    if subprocess.run([str(BIN / "python"), "-c", probe], env={**os.environ, **_env()}, check=False).returncode:
+        session.error("larp_paper_gpu needs a CUDA GPU: torch.cuda.is_available() is False in .venv. "
+                      "The paper config's CPU checks (parameter count, memory estimate) run in "
+                      "nox -s tests -- tests/test_larp_paper.py")
+    args = list(session.posargs)
+    dataset = args.pop(0) if args and not args[0].startswith("-") else "synth-mpd"
+    session.run(str(BIN / "pytest"), "-m", "gpu", "tests", env=_env(), external=True)
+    _larpbench(session, "train", "larp", "--dataset", dataset, "--profile", "paper", *args)
 
 
 @nox.session

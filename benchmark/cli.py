@@ -49,6 +49,9 @@ def cmd_data_list(args: argparse.Namespace) -> int:
     for name, cls in catalog.builders().items():
         m = cls.meta
         built = [s for s in m.sizes if is_dataset_dir(catalog.dataset_path(name, s))]
+        variants = sorted(p.name for p in catalog.data_root().glob(f"{name}[[]*]-*") if is_dataset_dir(p))
+        if variants:
+            built.append(f"variants: {', '.join(variants)}")
         rows.append([name, ", ".join(m.sizes), ", ".join(built) or "-", m.paper_column or "-", m.description])
     _print_table(rows, ["dataset", "sizes", "built", "paper column", "description"])
     print(f"\ndata root: {catalog.data_root()} (set LARPBENCH_DATA to change); "
@@ -89,6 +92,23 @@ def cmd_data_validate(args: argparse.Namespace) -> int:
                                 f"larpbench data build {args.dataset} --size {args.size}")
     ds = validate(root, checksums=not args.no_checksums, deep=args.deep)
     print(f"ok: {ds!r} (content hash {ds.content_hash[:12]}{', every audio file decoded' if args.deep else ''})")
+    return 0
+
+
+def cmd_data_probe(args: argparse.Namespace) -> int:
+    """Genre identifiability: caption TF-IDF vs melstats, nearest-centroid (benchmark.harness.probe)."""
+    from benchmark.core.atomic import atomic_write_text
+    from benchmark.core.profiles import PROFILES
+    from benchmark.data import resolve
+    from benchmark.harness.probe import format_probe, genre_probe
+
+    ds = resolve(args.dataset, args.size, build_missing=False)
+    profile = args.profile or (args.size if args.size in PROFILES else "ci")
+    result = genre_probe(ds, profile=profile, seed=args.seed, progress=not args.quiet)
+    print(format_probe(result))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(result, indent=1) + "\n")
+        print(f"(written to {args.json})")
     return 0
 
 
@@ -267,6 +287,20 @@ def cmd_results_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_results_stale(args: argparse.Namespace) -> int:
+    from benchmark.harness.stale import move_records, stale_records
+
+    found = stale_records(Path(args.results), args.profile)
+    for s in found:
+        print(f"STALE {s.path}: {s.reason}")
+    if args.move_to and found:
+        for old, new in move_records(found, Path(args.results), Path(args.move_to)):
+            print(f"moved {old} -> {new}")
+    print(f"{len(found)} stale record(s) under {Path(args.results) / args.profile}"
+          + ("" if args.move_to or not found else "; --move-to DIR moves them out of the results folder"))
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from benchmark.harness.regression import compare
 
@@ -324,10 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     x = dsub.add_parser("list", help="datasets the catalog can build (and which are built), and importers")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=cmd_data_list)
-    x = dsub.add_parser("build", help="build a dataset by name (generated worlds, folk21)")
-    x.add_argument("name")
+    x = dsub.add_parser("build", help="build a dataset by name (generated worlds, folk21)",
+                        description="NAME is a catalog name or a variant reference with generator overrides, "
+                                    "e.g. 'synth-mpd[caption_vocab=0.25,seed=1]' (quote it: '[' is a shell glob "
+                                    "character); a variant is built into <data root>/<reference>-<size>. "
+                                    "See docs/datasets-synth.md, 'Dataset variants'.")
+    x.add_argument("name", help="catalog name, or NAME[key=value,...] (a variant)")
     x.add_argument("--size", default="quick")
-    x.add_argument("--seed", type=int, default=None)
+    x.add_argument("--seed", type=int, default=None,
+                   help="world seed; one other than the default is the same as NAME[seed=N]")
     x.add_argument("--force", action="store_true", help="rebuild even if it exists")
     x.add_argument("--quiet", action="store_true")
     x.set_defaults(func=cmd_data_build)
@@ -351,6 +390,17 @@ def build_parser() -> argparse.ArgumentParser:
             x.add_argument("--deep", action="store_true",
                            help="decode every audio file completely (finds truncated files; reads all audio)")
         x.set_defaults(func=fn)
+
+    x = dsub.add_parser("probe", help="genre identifiability: nearest-centroid genre accuracy of caption-tfidf "
+                                      "and melstats (train → test), beside majority class and chance")
+    x.add_argument("dataset", help="catalog name or path to a dataset folder (with a genre column)")
+    x.add_argument("--size", default="quick")
+    x.add_argument("--profile", choices=sorted(PROFILES),
+                   help="encoder configs (default: the profile named like --size, else ci)")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    x.add_argument("--quiet", action="store_true")
+    x.set_defaults(func=cmd_data_probe)
 
     for name, fn in (("encoders", cmd_encoders), ("recommenders", cmd_recommenders)):
         x = sub.add_parser(name, help=f"list registered {name}")
@@ -436,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(Figure 4 results → grid cells, LARP stage logs → training records)")
     y.add_argument("--results", default="results")
     y.set_defaults(func=cmd_results_migrate)
+    y = xsub.add_parser("stale", help="list (and with --move-to move out) records made on another build of "
+                        "their dataset than the current one, e.g. after the generator changed")
+    y.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    y.add_argument("--results", default="results")
+    y.add_argument("--move-to", metavar="DIR", help="move the stale records here (outside --results); "
+                   "nothing is deleted")
+    y.set_defaults(func=cmd_results_stale)
 
     r = sub.add_parser("report", help="one self-contained HTML report of a profile's results (tables, "
                        "comparisons, cards, diagnostics, provenance)")

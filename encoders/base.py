@@ -75,7 +75,8 @@ class EncoderMeta:
     description: str
     dim: int | None  # None: depends on config; :meth:`Encoder.output_dim` tells
     sample_rate: int | None  # audio rate the model consumes; None for text-only
-    modalities: tuple[str, ...]  # ("audio",), ("text",), ("audio", "text"), ("precomputed",), ("none",)
+    modalities: tuple[str, ...]  # ("audio",), ("text",), ("audio", "text"), ("precomputed",), ("none",),
+    #                               ("ground-truth",) (oracles: the generator's hidden columns)
     trains: bool  # fits on the dataset (train side or pre-training pool) before embedding
     trains_on: str  # e.g. "nothing", "pretrain pool", "train split audio-caption pairs"
     weights: str  # where initial weights come from, e.g. "random init", "packaged all-MiniLM-L6-v2"
@@ -155,6 +156,11 @@ class Encoder(Configurable):
         missing = [m for m in self.meta.requires if importlib.util.find_spec(m) is None]
         if missing:
             raise EncoderUnavailable(f"encoder {self.name!r} needs module(s) {missing}; pip install them")
+
+    def check_dataset(self, dataset: Dataset) -> None:
+        """Raise :class:`EncoderUnavailable` when ``dataset`` lacks an input this encoder reads
+        (the oracles: the generator's hidden columns and files). Default: nothing. The grid
+        calls it beside :meth:`check_available`, so the cell is recorded as unavailable."""
 
     def fit(self, dataset: Dataset, *, seed: int, workdir: Path) -> dict[str, Any]:
         """Train on the dataset's non-test side. Returns a small report (losses, times)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -23,6 +24,28 @@ def _isolated_dirs(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cache(_isolated_dirs, request):
+    """Give each test module its own cache folder and delete it when the module passes.
+
+    Trained checkpoints (LARP's are ~135 MB each at ci size) piled up in one session-wide
+    cache to ~6 GB, and a CI machine with little free disk failed with Errno 28. Datasets
+    stay session-wide: they are small and slow to build.
+    """
+    name = request.module.__name__.replace(".", "_")
+    path = _isolated_dirs / "cache-by-module" / name
+    failed_before = request.session.testsfailed
+    old = os.environ.get("LARPBENCH_CACHE")
+    os.environ["LARPBENCH_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("LARPBENCH_CACHE", None)
+    else:
+        os.environ["LARPBENCH_CACHE"] = old
+    if request.session.testsfailed == failed_before:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -213,6 +213,33 @@ def test_resolve_name_path_and_errors(tiny_dataset, tmp_path):
         resolve("synth-lf", "tiny")
 
 
+def test_a_build_from_an_older_generator_is_stale_and_rebuilt(tiny_dataset, tmp_path):
+    """A build whose manifest records another generator version is not reused: resolve
+    refuses it without build_missing, and rebuilds it (same bytes as a fresh build) with."""
+    import shutil
+
+    from benchmark.core.dataset import content_hash
+
+    target = tmp_path / "synth-mpd-tiny"
+    shutil.copytree(tiny_dataset.root, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["params"]["generator"] = "synth/0"
+    manifest["content_hash"] = content_hash(target, manifest["params"])
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match=r"built by generator synth/0, the builder is now synth/\d.*--force"):
+        resolve("synth-mpd", "tiny", root=tmp_path, build_missing=False)
+    rebuilt = resolve("synth-mpd", "tiny", root=tmp_path, progress=False)
+    assert rebuilt.manifest["params"]["generator"] == tiny_dataset.manifest["params"]["generator"]
+    assert rebuilt.content_hash == tiny_dataset.content_hash
+    # same generator version, other parameters (a default changed since the build): stale too
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["params"]["relation_picks"] = 0.987
+    manifest["content_hash"] = content_hash(target, manifest["params"])
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match=r"other generator parameters \(relation_picks differ"):
+        resolve("synth-mpd", "tiny", root=tmp_path, build_missing=False)
+
+
 # ----------------------------------------------------------------------------- every builder
 def _builder_params():
     out = []

@@ -15,12 +15,13 @@ from benchmark.harness.validators import encoder_validator
 from encoders import REGISTRY, Encoder, EncoderMeta, EncoderUnavailable
 
 try:
-    from tests._fixture_tiny import fallback_tiny_dataset, resolve_tiny_dataset
+    from tests._fixture_tiny import fallback_tiny_dataset, hidden_tiny_dataset, resolve_tiny_dataset
 except ImportError:  # tests/ not importable as a package: pytest put it on sys.path
-    from _fixture_tiny import fallback_tiny_dataset, resolve_tiny_dataset  # noqa: F401
+    from _fixture_tiny import fallback_tiny_dataset, hidden_tiny_dataset, resolve_tiny_dataset  # noqa: F401
 
 NAMES = REGISTRY.names()
-MODALITIES = {"audio", "text", "precomputed", "none"}
+MODALITIES = {"audio", "text", "precomputed", "none", "ground-truth"}
+ORACLES = [n for n in NAMES if "oracle" in REGISTRY.get(n).meta.tags]
 PROFILES = ("ci", "quick", "paper")
 
 
@@ -30,7 +31,18 @@ def dataset(request):
 
 
 @pytest.fixture(scope="session")
-def sample_ids(dataset):
+def oracle_dataset(request, dataset):
+    """The generated tiny dataset when it carries every oracle's hidden ground truth
+    (synth/2 on), else the hand-built fixture that does: oracles are always exercised."""
+    for name in ORACLES:
+        try:
+            REGISTRY.get(name).from_profile("ci").check_dataset(dataset)
+        except EncoderUnavailable:
+            return request.getfixturevalue("hidden_tiny_dataset")
+    return dataset
+
+
+def _sample(dataset) -> list[str]:
     """A few tracks of two splits, in a fixed order."""
     ids = dataset.track_ids("test")[:3] + dataset.track_ids("train")[:2]
     assert len(ids) >= 3
@@ -42,6 +54,7 @@ def _ready(name: str, dataset, tmp_path, seed: int = 0) -> Encoder:
     enc = REGISTRY.get(name).from_profile("ci")
     try:
         enc.check_available()
+        enc.check_dataset(dataset)
     except EncoderUnavailable as e:
         pytest.skip(f"{name} unavailable here: {e}")
     if enc.meta.trains:
@@ -79,8 +92,12 @@ def test_meta(name):
 
 
 #: Distributions an encoder may name in ``output_libraries`` without their being installed here
-#: (optional extraction back ends).
-KNOWN_DISTRIBUTIONS = frozenset({"jukemirlib"})
+#: (optional extraction back ends; essentia and essentia-tensorflow are alternatives; musicnn is a
+#: --no-deps install; openl3, tensorflow and kapre serve the openl3 adapter).
+KNOWN_DISTRIBUTIONS = frozenset({"jukemirlib", "essentia", "essentia-tensorflow", "musicnn", "openl3", "tensorflow",
+                                 "kapre"})
+#: Neural encoders that run TensorFlow rather than torch (they count parameters too)
+TENSORFLOW_MODELS = frozenset({"musicnn-msd", "musicnn-mtt", "openl3"})
 #: Encoders whose model is costly to build on a CPU (laion_clap import, text model load).
 HEAVY = {n for n in NAMES if "laion_clap" in REGISTRY.get(n).meta.requires}
 
@@ -119,7 +136,7 @@ def test_parameter_count(name):
     except EncoderUnavailable as e:
         pytest.skip(f"{name} unavailable here: {e}")
     n = enc.parameter_count()
-    neural = "torch" in enc.meta.output_libraries
+    neural = "torch" in enc.meta.output_libraries or name in TENSORFLOW_MODELS
     if n is None:
         assert not neural or name in ("melstats",), f"{name} runs a torch model: count its parameters"
     else:
@@ -154,8 +171,17 @@ def test_requires_importable_or_unavailable(name):
             enc.check_available()
 
 
+def test_the_oracles_are_registered_and_tagged():
+    assert set(ORACLES) == {"oracle-genre", "oracle-artist", "oracle-relations", "oracle-latent"}
+    for name in ORACLES:
+        meta = REGISTRY.get(name).meta
+        assert meta.modalities == ("ground-truth",) and meta.paper_row is None
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_embed_contract(name, dataset, sample_ids, tmp_path):
+def test_embed_contract(name, request, tmp_path):
+    dataset = request.getfixturevalue("oracle_dataset" if name in ORACLES else "dataset")
+    sample_ids = _sample(dataset)
     a = _ready(name, dataset, tmp_path)
     x = a.embed(dataset, sample_ids)
     assert isinstance(x, np.ndarray)

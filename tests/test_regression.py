@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.core.dataref import is_variant
 from benchmark.core.results import STATS_FILE, iter_results, write_record
 from benchmark.harness.datastats import write_dataset_stats
 from benchmark.harness.embeddings import EmbeddingStore
@@ -31,6 +32,8 @@ def _baseline_cells():
     cells = set()
     for _, res in iter_results(BASELINE, "ci"):
         c = res["cell"]
+        if is_variant(c["dataset"]):
+            continue  # study worlds (the caption sweep), not the ci grid
         cells.add((c["dataset"], c["encoder"], c["recommender"], c["seed"]))
     return sorted(cells)
 
@@ -41,6 +44,8 @@ def test_compare_detects_drift_and_missing_rows(tmp_path):
            "metrics": {"recall@10": 0.10, "ndcg@10": 0.20}}
     write_record(a / "ci/d/e/r/seed0.json", res)
     write_record(a / "ci/d/e2/r/seed0.json", res)
+    variant = {**res, "cell": {"dataset": "synth-mpd[caption_vocab=0.5]"}}
+    write_record(a / "ci/synth-mpd[caption_vocab=0.5]/e/r/seed0.json", variant)  # a study world: not compared
     write_record(b / "ci/d/e/r/seed0.json", {**res, "metrics": {"recall@10": 0.10 + DEFAULT_TOLERANCE / 2,
                                                                  "ndcg@10": 0.25}})
     drifts = compare(a, b, "ci")

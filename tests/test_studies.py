@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmark import studies
+from benchmark.core.dataref import DatasetRef
 from benchmark.core.results import iter_records
 from benchmark.core.study import Block, Output, Study
 from benchmark.data import catalog
@@ -32,10 +33,15 @@ def test_study_names_registered_parts(name):
     known_datasets = set(catalog.builders())
     for block in study.blocks:
         for e in block.encoders:
-            ENCODERS.get(e)
+            if e not in study.pending:  # pending: declared ahead of its code, skipped until registered
+                ENCODERS.get(e)
         for r in block.recommenders:
             RECOMMENDERS.get(r)
-        assert set(block.datasets) <= known_datasets
+        # a variant reference names a builder and overrides it takes (values: checked at run time,
+        # since a dial may land on main before the study's branch sees it)
+        assert {DatasetRef.parse(d).name for d in block.datasets} <= known_datasets
+        assert all(catalog.label(d) == d for d in block.datasets if d in catalog.REGISTRY or _takes(d)), \
+            "declare variant references in their canonical spelling"
         assert block.train_dataset in known_datasets | {None}
     assert set(study.stats_datasets) <= known_datasets
     assert study.outputs, "a study renders at least one output"
@@ -43,16 +49,31 @@ def test_study_names_registered_parts(name):
         assert callable(renderer(output))
 
 
-@pytest.mark.parametrize("name", ["table1", "table2", "table3", "table4", "figures"])
+@pytest.mark.parametrize("name", ["table1", "table2", "table2-folk21", "table3", "table4", "figures"])
 def test_rendering_the_committed_quick_results_reproduces_the_committed_files(name, tmp_path):
     """Outputs are rendered from records only: the committed quick records give back the
     committed tables and figures byte for byte."""
     import shutil
 
+    from benchmark.core.results import iter_records
+
+    study = studies.get(name)
+    if study.training_logs and not any(True for _ in iter_records(ROOT / "results", "quick", kinds=("training_log",))):
+        assert not any((ROOT / "results" / "quick" / o.file).exists() for o in study.outputs), \
+            f"{name}: outputs are committed without the records they are rendered from"
+        pytest.skip(f"{name}: no committed quick training logs (LARP's quick cells are recomputed by issue #13 "
+                    "on the current worlds)")
     shutil.copytree(ROOT / "results" / "quick", tmp_path / "quick",
                     ignore=shutil.ignore_patterns("*.md", "*.png"))
-    for path, _ in render_study(studies.get(name), "quick", tmp_path):
+    for path, _ in render_study(study, "quick", tmp_path):
         assert path.read_bytes() == (ROOT / "results" / "quick" / path.name).read_bytes(), path.name
+
+
+def _takes(ref: str) -> bool:
+    """Whether the builder takes every override of ``ref`` on this checkout."""
+    r = DatasetRef.parse(ref)
+    names = {"seed", *catalog.get_builder(r.name).override_names()}
+    return set(r.values) <= names
 
 
 def test_renderers_must_live_in_reports():
@@ -76,7 +97,7 @@ def test_run_study_writes_records_and_renders(tmp_path, tiny_dataset, monkeypatc
     study = Study(name="mini", title="mini",
                   blocks=(Block(encoders=("melstats",), recommenders=("itemknn",)),
                           Block(encoders=("melstats",), recommenders=("itemknn",), variants=("n_mels=32",))),
-                  stats_datasets=("synth-mpd",),
+                  stats_datasets=("synth-mpd",), stats_also=("melstats", "precomputed"),
                   outputs=(Output("table2.md", "benchmark.reports.tables:write_table2"),
                            Output("table1.md", "benchmark.reports.tables:write_table1")))
     out = run_study(study, "ci", tmp_path, progress=False, fail_fast=True)
@@ -90,7 +111,18 @@ def test_run_study_writes_records_and_renders(tmp_path, tiny_dataset, monkeypatc
     table2 = rendered[tmp_path / "ci" / "table2.md"]
     assert "melstats" in table2 and (tmp_path / "ci" / "table2.md").read_text() == table2 + "\n"
     assert "n_mels" not in table2  # a variant is not a Table 2 row
-    assert "synth-mpd" in rendered[tmp_path / "ci" / "table1.md"]
+    table1 = rendered[tmp_path / "ci" / "table1.md"]
+    assert "synth-mpd" in table1
+    # the extra homogeneity encoders: the same encoder gives the same number; one that cannot
+    # run here (no feature file) is recorded with its reason and shown as n/a
+    (stats,) = iter_records(tmp_path, "ci", kinds=("dataset_stats",))
+    also = stats["stats"]["homogeneity_also"]
+    assert also["melstats"]["value"] == stats["stats"]["homogeneity"]
+    assert also["precomputed"]["status"] == "unavailable" and "config.path" in also["precomputed"]["reason"]
+    assert "Homogeneity (melstats)" in table1 and "Homogeneity (precomputed)" in table1
+    row = next(line for line in table1.splitlines() if line.startswith("| synth-mpd"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[6] == cells[7] == f"{stats['stats']['homogeneity']:.2f}" and cells[8] == "n/a"
 
 
 def test_table_alias_prints_the_studys_output(tmp_path, capsys):

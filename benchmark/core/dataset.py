@@ -10,6 +10,7 @@ A dataset is a folder::
       checksums.csv     audio,sha256                 (one row per audio file)
       audio/...         the audio files, referenced relative to <root>
       [artist_relations.csv]  artist_a,artist_b,weight   (optional, generator ground truth)
+      [track_latents.csv]     track_id,<latent columns>  (optional, generator ground truth)
 
 ``split`` is one of ``train``, ``valid``, ``test`` (benchmark splits) or ``pretrain``
 (a pool of tracks that belong to no playlist, for encoders pre-trained before the
@@ -83,12 +84,28 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def content_hash(root: Path) -> str:
-    """sha256 over tracks.csv, playlists.csv and checksums.csv (which pins every audio file)."""
+#: Optional files that, when present, are part of the content hash (generator ground truth).
+HASHED_OPTIONAL = ("artist_relations.csv", "track_latents.csv")
+
+
+def content_hash(root: Path, params: dict[str, Any] | None = None) -> str:
+    """sha256 over tracks.csv, playlists.csv and checksums.csv (which pins every audio file),
+    the optional ground-truth files of :data:`HASHED_OPTIONAL` that exist, and the manifest's
+    ``params`` (canonical JSON; read from ``manifest.json`` when not given), so two datasets
+    built with different generator settings never share a hash."""
+    if params is None:
+        manifest = root / MANIFEST
+        params = json.loads(manifest.read_text()).get("params", {}) if manifest.exists() else {}
     h = hashlib.sha256()
     for name in ("tracks.csv", "playlists.csv", "checksums.csv"):
         h.update(name.encode())
         h.update(sha256_file(root / name).encode())
+    for name in HASHED_OPTIONAL:
+        if (root / name).exists():
+            h.update(name.encode())
+            h.update(sha256_file(root / name).encode())
+    h.update(b"params")
+    h.update(json.dumps(params or {}, sort_keys=True, separators=(",", ":")).encode())
     return h.hexdigest()
 
 
@@ -102,7 +119,9 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
     atomic_write_text(path, buf.getvalue())
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def read_csv(path: Path, required: Sequence[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """A table's header and ``(line, row)`` pairs; a missing file, non-UTF-8 bytes, a missing
+    column or a malformed record is a :class:`DatasetError` naming the file and line."""
     if not path.is_file():
         raise DatasetError(f"{path}: file is missing")
     raw = path.read_bytes()
@@ -159,6 +178,7 @@ def write_dataset(
     artist_relations: Sequence[tuple[str, str, float]] | None = None,
     extra_columns: Sequence[str] = (),
     card: str | None = None,
+    track_latents: tuple[Sequence[str], Sequence[Sequence[Any]]] | None = None,
 ) -> Path:
     """Write tables, checksums and manifest for audio files already placed under ``root``.
 
@@ -190,6 +210,9 @@ def write_dataset(
     if artist_relations is not None:
         _write_csv(root / "artist_relations.csv", ("artist_a", "artist_b", "weight"),
                    ((a, b, f"{w:.6g}") for a, b, w in artist_relations))
+    if track_latents is not None:  # (latent column names, rows of track_id + values)
+        names, rows = track_latents
+        _write_csv(root / "track_latents.csv", ("track_id", *names), rows)
     if card is not None:
         atomic_write_text(root / "README.md", card)
     manifest = {
@@ -199,7 +222,7 @@ def write_dataset(
         "sample_rate": int(sample_rate),
         "clip_seconds": float(clip_seconds),
         "params": params or {},
-        "content_hash": content_hash(root),
+        "content_hash": content_hash(root, params or {}),
     }
     atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return root
@@ -267,7 +290,7 @@ class Dataset:
     # -- loading -----------------------------------------------------------------------
     def _load_tables(self) -> None:
         tpath = self.root / "tracks.csv"
-        header, rows = _read_csv(tpath, TRACK_COLUMNS)
+        header, rows = read_csv(tpath, TRACK_COLUMNS)
         self.extra_columns = [c for c in header if c not in TRACK_COLUMNS]
         self.tracks: dict[str, Track] = {}
         for line, row in rows:
@@ -293,7 +316,7 @@ class Dataset:
                                      start, row["split"], {c: row[c] for c in self.extra_columns})
 
         ppath = self.root / "playlists.csv"
-        _, prow = _read_csv(ppath, PLAYLIST_COLUMNS)
+        _, prow = read_csv(ppath, PLAYLIST_COLUMNS)
         self.playlists: dict[str, list[str]] = {}
         self.playlist_split: dict[str, str] = {}
         seen: dict[str, set[str]] = {}

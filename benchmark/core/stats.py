@@ -222,3 +222,17 @@ def seed_spread(seed_means: Sequence[float]) -> tuple[float, float] | None:
     if x.size < 2:
         return None
     return float(x.mean()), float(x.std(ddof=1))
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float] | None:
+    """Mean and Student-t interval of independent replicates (e.g. one mean metric per
+    generated world): ``m̄ ± t_{(1+level)/2, n−1} · s / √n`` with ``s`` the sample standard
+    deviation (``ddof=1``). Returns ``(m̄, low, high)``; ``None`` for ``n < 2``."""
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=np.float64)
+    if x.size < 2:
+        return None
+    m = float(x.mean())
+    half = float(t.ppf((1.0 + level) / 2.0, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+    return m, m - half, m + half

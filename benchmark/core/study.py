@@ -1,7 +1,8 @@
 """Studies as data: what a table, figure or task runs and how it is rendered.
 
 A :class:`Study` declares blocks of grid cells (datasets × encoders × recommenders × seeds,
-optionally trained on another dataset, optionally with a variant axis), the dataset
+optionally trained on another dataset, optionally with a variant axis; a dataset may be a
+variant reference such as ``synth-mpd[caption_vocab=0.25,seed=1]``), the dataset
 statistics it needs, and the renderers that turn result records into its outputs.
 Declarations live in :mod:`benchmark.studies` (one file each); the harness runs them
 (:mod:`benchmark.harness.studies`) and the CLI renders them (``larpbench study``).
@@ -45,12 +46,21 @@ class Study:
     #: Table 1: dataset statistics of these datasets (homogeneity with ``stats_encoder``)
     stats_datasets: tuple[str, ...] = ()
     stats_encoder: str = "melstats"
+    #: further audio encoders whose homogeneity Table 1 also reports (a column each)
+    stats_also: tuple[str, ...] = ()
     #: turn LARP's stage logs of the cache into training records (Figure 5)
     training_logs: bool = False
     #: a harness function ``"module:function"`` that measures and writes records, called as
     #: ``function(study, profile, results_dir, encoders=..., progress=...)`` (throughput)
     measure: str | None = None
+    #: the declaration of a task that is not a grid, for ``measure`` to read (the artist
+    #: task: :class:`benchmark.core.artist_graph.ArtistTask`)
+    task: object | None = None
     #: the key of the paper's numbers (``benchmark/paper/larp_kdd24.json``) shown beside ours
     paper: str | None = None
+    #: encoders the blocks name before their code is registered (written on another branch):
+    #: while one is not registered its cells are skipped with that reason, never an error;
+    #: any other unknown name is an error with suggestions
+    pending: tuple[str, ...] = ()
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)

@@ -16,8 +16,8 @@ from pathlib import Path
 from benchmark.core.dataset import (
     Dataset,
     DatasetError,
-    _read_csv,
     content_hash,
+    read_csv,
     sha256_file,
     wav_declared_frames,
 )
@@ -27,12 +27,12 @@ SPLIT_GROUPS = ("train", "valid", "test", "pretrain")
 
 def _checksum_rows(root: Path) -> dict[str, tuple[int, str]]:
     cpath = root / "checksums.csv"
-    _, rows = _read_csv(cpath, ("audio", "sha256"))
+    _, rows = read_csv(cpath, ("audio", "sha256"))
     return {row["audio"]: (line, row["sha256"]) for line, row in rows}
 
 
 def _track_lines(root: Path) -> dict[str, int]:
-    _, trows = _read_csv(root / "tracks.csv", ("track_id",))
+    _, trows = read_csv(root / "tracks.csv", ("track_id",))
     return {row["track_id"]: line for line, row in trows}
 
 

@@ -4,7 +4,9 @@ Two kinds of entry share one registry (``benchmark.data.REGISTRY``) and one name
 
 - a **builder** (:class:`DatasetBuilder`) writes a complete dataset from nothing but its
   name, a size and a seed (the generated worlds ``synth-*``, ``folk21``); it is built
-  by name into ``<data root>/<name>-<size>`` (:func:`benchmark.data.resolve`);
+  by name into ``<data root>/<name>-<size>`` (:func:`benchmark.data.resolve`), or as a
+  variant with overrides (``synth-mpd[caption_vocab=0.25,seed=1]``) into
+  ``<data root>/<reference>-<size>``;
 - an **importer** (:class:`DatasetImporter`) converts files the user has (MPD slices,
   Last.fm TSVs, the LARP release) into a dataset folder that is then used by path; it
   declares its command-line inputs and options, so ``larpbench data import NAME`` needs
@@ -21,11 +23,12 @@ own private modules; heavy imports belong inside :meth:`DatasetBuilder.build` an
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from benchmark.core.dataref import DatasetRef
 from benchmark.core.dataset import Dataset
 
 KINDS = ("builder", "importer")
@@ -47,6 +50,9 @@ class DatasetMeta:
     inputs: str = ""
     #: where the data comes from (paper, URL, licence)
     source: str = ""
+    #: builders: the generator version a build records in its manifest's
+    #: ``params["generator"]``; a build recording another version is stale and is rebuilt
+    version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,13 +71,47 @@ class DatasetPlugin:
 
 
 class DatasetBuilder(DatasetPlugin):
-    """A dataset built by name at one of ``meta.sizes``."""
+    """A dataset built by name at one of ``meta.sizes``.
+
+    A **variant** is the same builder with overrides, named by a reference such as
+    ``synth-mpd[caption_vocab=0.25,seed=1]`` (:mod:`benchmark.core.dataref`): ``seed`` (the
+    world seed) is taken by every builder; other names only when :meth:`override_names`
+    lists them. The catalog checks them with :meth:`coerce_override` and
+    :meth:`check_overrides`, builds into ``<data root>/<reference>-<size>`` and passes the
+    reference to :meth:`build` as ``variant``.
+    """
 
     kind: ClassVar[str] = "builder"
 
-    def build(self, root: Path, *, size: str, seed: int, progress: bool) -> None:
-        """Write a complete dataset (manifest last) into the empty folder ``root``."""
+    @classmethod
+    def override_names(cls) -> tuple[str, ...]:
+        """The names a reference may override besides ``seed`` (default: none)."""
+        return ()
+
+    @classmethod
+    def coerce_override(cls, key: str, value: Any) -> Any:
+        """``value`` (as parsed from the reference) converted to the type ``key`` takes; a
+        ``TypeError``/``ValueError`` naming ``key`` when it cannot be. Default: unchanged."""
+        return value
+
+    @classmethod
+    def check_overrides(cls, size: str, seed: int, overrides: Mapping[str, Any]) -> None:
+        """Refuse values out of their range at ``size`` (a ``ValueError`` naming the field and
+        its allowed range) before anything is built. Default: nothing to check."""
+
+    def build(self, root: Path, *, size: str, seed: int, progress: bool,
+              variant: DatasetRef | None = None) -> None:
+        """Write a complete dataset (manifest last) into the empty folder ``root``.
+        ``variant``: the reference with its overrides (only passed when it has any; its
+        ``seed`` is already in ``seed``)."""
         raise NotImplementedError
+
+    @classmethod
+    def expected_params(cls, size: str, seed: int, overrides: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The manifest ``params`` (without ``derived``) a fresh build would record, so the
+        catalog can tell a build made with other settings (stale) from a current one;
+        None: the builder does not say (only ``meta.version`` is compared)."""
+        return None
 
 
 class DatasetImporter(DatasetPlugin):

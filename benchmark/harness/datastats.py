@@ -7,6 +7,7 @@ audio embeddings of the playlist's tracks, with the audio encoder named in the f
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,21 +61,35 @@ def dataset_stats(dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def _encoder_entry(store: EmbeddingStore) -> dict[str, Any]:
+    assert store.encoder.meta is not None
+    return {"name": store.encoder.name, "version": store.encoder.meta.version,
+            "config": store.encoder.config, "split": "test"}
+
+
 def write_dataset_stats(dataset: Dataset, profile: str, dataset_name: str, results_dir: Path,
-                        store: EmbeddingStore) -> Path:
-    """Compute Table 1's row for ``dataset`` (homogeneity with ``store``'s encoder) and write it."""
+                        store: EmbeddingStore, also: Sequence[EmbeddingStore] = (),
+                        also_unavailable: Mapping[str, str] | None = None) -> Path:
+    """Compute Table 1's row for ``dataset`` (homogeneity with ``store``'s encoder, and with
+    each of ``also``'s; ``also_unavailable``: encoder → why it could not run) and write it."""
     t0 = time.perf_counter()
     ids, vecs = store.get("test")
-    assert store.encoder.meta is not None
     stats = dataset_stats(dataset)
     stats["homogeneity"] = homogeneity(dataset, "test", ids, vecs)
+    extra: dict[str, Any] = {}
+    for other in also:
+        o_ids, o_vecs = other.get("test")
+        extra[other.encoder.name] = {**_encoder_entry(other), "value": homogeneity(dataset, "test", o_ids, o_vecs)}
+    for name, why in (also_unavailable or {}).items():
+        extra[name] = {"name": name, "status": "unavailable", "reason": why}
+    if extra:
+        stats["homogeneity_also"] = extra
     result = {
         "schema": SCHEMA, "kind": "dataset_stats",
         "cell": {"profile": profile, "dataset": dataset_name},
         "dataset": {"name": dataset.name, "hash": dataset.content_hash, "manifest": dataset.manifest},
         "stats": stats,
-        "homogeneity_encoder": {"name": store.encoder.name, "version": store.encoder.meta.version,
-                                "config": store.encoder.config, "split": "test"},
+        "homogeneity_encoder": _encoder_entry(store),
         "wall_time_s": time.perf_counter() - t0,
         "provenance": provenance.collect(),
     }

@@ -148,6 +148,40 @@ class EmbeddingStore:
             atomic_write_text(self.dir / COST_FILE, json.dumps(made, indent=1, sort_keys=True) + "\n")
         return ids, vectors
 
+    def get_tracks(self, track_ids: Sequence[str]) -> np.ndarray:
+        """Embeddings of some tracks (any splits), in the given order: read from the cached
+        files of their splits where those exist (the grid's), else only these tracks are
+        embedded, and cached as ``tracks-<hash of the ids>.safetensors``. The same vectors as
+        :meth:`get` gives: an encoder embeds each track independently of its batch."""
+        ids = list(track_ids)
+        out: dict[str, np.ndarray] = {}
+        for split in sorted({self.dataset.tracks[t].split for t in ids}):
+            path = self.dir / f"{split}.safetensors"
+            cached = _load_if_current(path, self.dataset.track_ids(split))
+            if cached is not None:
+                pos = {t: i for i, t in enumerate(self.dataset.track_ids(split))}
+                out.update({t: cached[pos[t]] for t in ids if t in pos})
+        missing = [t for t in ids if t not in out]
+        if missing:
+            path = self.dir / f"tracks-{key_hash({'track_ids': missing})}.safetensors"
+            cached = _load_if_current(path, missing)
+            if cached is None:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                with file_lock(self.dir / ".lock"):
+                    cached = _load_if_current(path, missing)
+                    if cached is None:
+                        self._ensure_fitted()
+                        t0 = time.perf_counter()
+                        cached = np.asarray(self.encoder.embed(self.dataset, missing), dtype=np.float32)
+                        self.timings["embed_tracks_s"] = self.timings.get("embed_tracks_s", 0.0) + (
+                            time.perf_counter() - t0)
+                        if cached.ndim != 2 or cached.shape[0] != len(missing) or not np.all(np.isfinite(cached)):
+                            raise ValueError(f"encoder {self.encoder.name!r} returned shape {cached.shape} (or "
+                                             f"non-finite values) for {len(missing)} tracks")
+                        save_embeddings(path, missing, cached, {"encoder": self.encoder.name})
+            out.update({t: cached[i] for i, t in enumerate(missing)})
+        return np.stack([out[t] for t in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
+
     def _note_cached(self, split: str) -> None:
         """A split served from the cache: remember the cost recorded when it was made."""
         made = _read_json(self.dir / COST_FILE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ import numpy as np
 
 from benchmark.core import provenance
 from benchmark.core.cache import key_hash
+from benchmark.core.dataref import base_name, is_variant
 from benchmark.core.dataset import Dataset, DatasetError, content_hash, is_dataset_dir, sha256_file
 from benchmark.core.evaluation import make_validator, rank_queries
 from benchmark.core.faults import crash_point
@@ -66,13 +68,27 @@ class GridConfig:
     n_bootstrap: int = 2000
     progress: bool = True
     fail_fast: bool = False
+    #: encoders a study declares before they are registered (written elsewhere): when one is
+    #: not registered its cells are skipped with the reason (:attr:`GridRunner.unregistered`)
+    #: instead of the error an unknown name gets
+    pending_encoders: Sequence[str] = ()
+
+    def unregistered(self) -> dict[str, str]:
+        """The pending encoders of this grid that are not registered, with the reason."""
+        return {n: f"encoder {n!r} is not registered (declared ahead of its code; known: "
+                   f"{', '.join(ENCODERS.names())})"
+                for n in self.encoders if n in self.pending_encoders and n not in ENCODERS}
 
     def resolved(self) -> GridConfig:
         prof = get_profile(self.profile)
         if self.selection_split not in ("valid", "test"):
             raise ValueError(f"selection_split must be 'valid' or 'test', not {self.selection_split!r}")
-        encs = list(self.encoders) or [n for n, c in ENCODERS if self.profile in c.default_profiles]
+        # "every encoder of the profile" never includes an oracle: they run by name (ceilings study)
+        encs = list(self.encoders) or [n for n, c in ENCODERS
+                                       if self.profile in c.default_profiles and "oracle" not in c.meta.tags]
         recs = list(self.recommenders) or [n for n, c in RECOMMENDERS if self.profile in c.default_profiles]
+        skipped = self.unregistered()
+        encs = [n for n in encs if n not in skipped]
         for n in encs:
             ENCODERS.get(n)  # raises with suggestions on a typo
         for n in recs:
@@ -96,10 +112,13 @@ class GridConfig:
             recommender_overrides=self.recommender_overrides,
             encoder_train_dataset=self.encoder_train_dataset,
             n_bootstrap=self.n_bootstrap, progress=self.progress, fail_fast=self.fail_fast,
+            pending_encoders=list(self.pending_encoders),
         )
 
 
-_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: a dataset name used in result paths: letters, digits, '.', '_', '-', and the characters of a
+#: variant reference (``synth-mpd[caption_vocab=0.25,seed=1]-ci``: '[', ']', '=', ',', '+')
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-+=,\[\]]*")
 
 
 def make_encoder(name: str, profile: str, seed: int, overrides: dict[str, Any] | None = None,
@@ -143,6 +162,8 @@ class GridRunner:
     """Runs the cells of a :class:`GridConfig`; datasets, queries and embeddings are shared."""
 
     def __init__(self, config: GridConfig) -> None:
+        #: pending encoders that are not registered: their cells are skipped, with this reason
+        self.unregistered = config.unregistered()
         self.cfg = config.resolved()
         self._datasets: dict[str, Dataset] = {}
         self._queries: dict[tuple[str, str], QuerySet] = {}
@@ -162,12 +183,25 @@ class GridRunner:
                              c.selection_split)
         for r in c.recommenders:
             make_recommender(r, c.profile, seed, c.recommender_overrides.get(r))
+        for d in [*c.datasets, *([c.encoder_train_dataset] if c.encoder_train_dataset else [])]:
+            if not is_dataset_dir(d) and is_variant(d):  # a bad override: refused before any cell
+                catalog.check_reference(d, self.size(d))
+
+    def size(self, name: str) -> str:
+        """The size the profile builds catalog dataset ``name`` (or a variant of it) at."""
+        size = get_profile(self.cfg.profile).dataset_size
+        meta = catalog.get_builder(base_name(name)).meta
+        assert meta is not None
+        if size not in meta.sizes and self.cfg.profile == "paper":
+            size = meta.sizes[-1]  # a dataset without a "paper" size runs at its largest
+        return size
 
     def label(self, dataset: str) -> str:
-        """The name a dataset goes by in cells and result paths: a catalog name as given, a
+        """The name a dataset goes by in cells and result paths: a catalog name as given (a
+        variant reference in its canonical spelling, so cells of one world share a key), a
         dataset folder by the ``name`` of its manifest (never the path itself)."""
         if not is_dataset_dir(dataset):
-            return dataset
+            return catalog.label(dataset)
         name = str(json.loads((Path(dataset) / "manifest.json").read_text(encoding="utf-8")).get("name", ""))
         if not _LABEL.fullmatch(name):
             raise ValueError(f"{Path(dataset) / 'manifest.json'}: field 'name' is {name!r}; a dataset used by "
@@ -184,15 +218,21 @@ class GridRunner:
         return [Cell(c.profile, self.label(d), e, r, s, train, v)
                 for d, e, v, r, s in itertools.product(c.datasets, c.encoders, variants, c.recommenders, c.seeds)]
 
+    def skipped_cells(self) -> list[Cell]:
+        """The cells of the pending encoders that are not registered (never run, no record)."""
+        c = self.cfg
+        variants = list(c.variants) or [None]
+        train = self.label(c.encoder_train_dataset) if c.encoder_train_dataset else None
+        return [Cell(c.profile, self.label(d), e, r, s, train, v)
+                for d, e, v, r, s in itertools.product(c.datasets, self.unregistered, variants,
+                                                       c.recommenders, c.seeds)]
+
     def dataset(self, name: str) -> Dataset:
         name = self._sources.get(name, name)
         if name not in self._datasets:
             size = get_profile(self.cfg.profile).dataset_size
             if not is_dataset_dir(name):
-                meta = catalog.get_builder(name).meta
-                assert meta is not None
-                if size not in meta.sizes and self.cfg.profile == "paper":
-                    size = meta.sizes[-1]  # a dataset without a "paper" size runs at its largest
+                size = self.size(name)
             ds = catalog.resolve(name, size, progress=self.cfg.progress)
             verify_content_hash(ds, name, size)
             check_leakage(ds)
@@ -245,6 +285,9 @@ class GridRunner:
                                        cfg.recommender_overrides.get(cell.recommender))
         try:
             encoder.check_available()
+            encoder.check_dataset(dataset)
+            if cell.train_dataset:
+                encoder.check_dataset(self.dataset(cell.train_dataset))
             unavailable = None
         except EncoderUnavailable as e:
             unavailable = str(e)
@@ -327,7 +370,11 @@ class GridRunner:
     def run(self) -> dict[str, list[Cell]]:
         from tqdm.auto import tqdm
 
-        outcome: dict[str, list[Cell]] = {"ok": [], "cached": [], "unavailable": [], "failed": []}
+        outcome: dict[str, list[Cell]] = {"ok": [], "cached": [], "unavailable": [], "failed": [],
+                                          "unregistered": self.skipped_cells()}
+        for enc, reason in self.unregistered.items():
+            n = sum(cell.encoder == enc for cell in outcome["unregistered"])
+            print(f"skipped {n} cell(s): {reason}", file=sys.stderr)
         cells = self.cells()
         bar = tqdm(cells, desc="grid", unit="cell", disable=not self.cfg.progress)
         for cell in bar:
@@ -359,12 +406,14 @@ def peak_memory() -> dict[str, float | None]:
 
 def verify_content_hash(dataset: Dataset, name: str, size: str) -> None:
     """Refuse a dataset whose tables changed after its manifest was written (the hash
-    covers the tables and the audio checksums, not the audio itself: cheap)."""
+    covers the tables, the audio checksums, the ground-truth files and the generator
+    parameters, not the audio itself: cheap)."""
     actual = content_hash(dataset.root)
     if actual != dataset.content_hash:
-        fix = (f"larpbench data build {name} --size {size} --force" if not is_dataset_dir(name)
+        arg = f"'{name}'" if is_variant(name) else name  # '[' is a shell glob character
+        fix = (f"larpbench data build {arg} --size {size} --force" if not is_dataset_dir(name)
                else f"rerun the import that wrote {dataset.root}, or larpbench data validate {dataset.root}")
         raise DatasetError(
             f"{dataset.root / 'manifest.json'}: content_hash {dataset.content_hash[:12]}… does not match the "
-            f"tables ({actual[:12]}…): tracks.csv, playlists.csv or checksums.csv changed after the dataset was "
-            f"written, so cached embeddings and results would be stale. Fix: {fix}")
+            f"tables ({actual[:12]}…): the tables, checksums, ground-truth files or generator parameters "
+            f"changed after the dataset was written, so cached embeddings and results would be stale. Fix: {fix}")

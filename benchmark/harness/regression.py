@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.core.dataref import is_variant
 from benchmark.core.results import iter_records
 
 DEFAULT_TOLERANCE = 2e-3
@@ -65,9 +66,13 @@ class Drift:
 
 
 def _index(results_dir: Path, profile: str | None) -> dict[str, dict]:
+    """The compared records, by path. Cells of dataset variants (worlds with generator
+    overrides, e.g. the caption sweep's) are study outputs, not part of the ci grid: skipped."""
     out = {}
     for res in iter_records(results_dir, profile, kinds=COMPARED_KINDS):
         assert res.path is not None
+        if is_variant(str((res.get("cell") or {}).get("dataset") or res.get("dataset") or "")):
+            continue
         rel = res.path.relative_to(results_dir).as_posix()
         out[rel] = res
     return out

@@ -26,10 +26,27 @@ def under_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def without_nproc(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--nproc N`` / ``--nproc=N``: torchrun's own argument parser would
+    take ``--nproc`` for an abbreviation of its ``--nproc-per-node`` and stop with an error
+    (and the processes it starts are already under torchrun)."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
 def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
-    """The command that reruns ``larpbench`` with ``argv`` under torchrun with ``nproc`` processes."""
+    """The command that reruns ``larpbench`` with ``argv`` (less ``--nproc``) under torchrun
+    with ``nproc`` processes."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(nproc)}",
-            "-m", "benchmark.cli", *argv]
+            "-m", "benchmark.cli", *without_nproc(argv)]
 
 
 def relaunch(nproc: int, argv: Sequence[str]) -> int:
@@ -49,6 +66,7 @@ def train_encoder(name: str, dataset: str, *, profile: str = "quick", seed: int 
     if not encoder.meta.trains:
         raise ValueError(f"encoder {name!r} does not train (meta.trains is false): nothing to do")
     encoder.check_available()
+    encoder.check_dataset(ds)
     store = EmbeddingStore(encoder, ds, seed, progress=progress and rank0)
     store.workdir.mkdir(parents=True, exist_ok=True)
     split = str(encoder.config.get("selection_split", selection_split))

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.core.dataref import is_variant
 from benchmark.core.results import Record, iter_results
 from benchmark.reports._figures import save_figure
+from benchmark.reports.tables import is_oracle
 
 SPLITS = ("train", "valid", "test", "pretrain")
 
@@ -41,8 +43,9 @@ def quality_cost_data(results_dir: Path, profile: str, recommender: str = "itemk
     info: dict[tuple[str, str], dict[str, Any]] = {}
     for _, rec in iter_results(Path(results_dir), profile):
         c = rec["cell"]
-        if c.get("variant") or c.get("train_dataset") or rec.get("status") != "ok":
-            continue
+        if (c.get("variant") or c.get("train_dataset") or is_variant(c["dataset"])
+                or rec.get("status") != "ok" or is_oracle(rec)):
+            continue  # the figure shows the Table 2 rows: no variants, no oracles
         key = (c["dataset"], c["encoder"])
         for k, v in _seconds(rec).items():
             seconds[key][k] = max(v, seconds[key].get(k, 0.0))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from benchmark.core.dataref import is_variant
 from benchmark.core.metrics import bootstrap_ci
+from benchmark.core.profiles import get_profile
 from benchmark.core.results import RecordError, iter_records, iter_results
 from benchmark.core.stats import Family, compare_all, seed_spread
 
@@ -37,18 +40,29 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 
 
 # ------------------------------------------------------------------------------ loading
+def is_oracle(record: dict[str, Any]) -> bool:
+    """Whether a cell's encoder is an oracle (tag ``"oracle"``: reads the generator's hidden
+    ground truth). Oracles are never rows of the paper's tables, only of ``ceilings.md``."""
+    return "oracle" in (((record.get("encoder") or {}).get("meta") or {}).get("tags") or ())
+
+
 def load_cells(results_dir: Path, profile: str, cross_dataset: bool = False,
                errors: list[RecordError] | None = None) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """Grid results grouped by (dataset, encoder, recommender), all seeds together.
 
+    Cells of an encoder-config variant (Figure 4) or of a dataset variant
+    (``synth-mpd[caption_vocab=0.25]``: a sweep) are left out: their studies render them.
     Cells whose encoder was trained on another dataset (Table 4) are left out unless
-    ``cross_dataset``; then their encoder key is ``<encoder>@<train dataset>``. Unreadable
-    files raise, unless ``errors`` is given (then they are listed there and skipped).
+    ``cross_dataset``; then their encoder key is ``<encoder>@<train dataset>``. Oracle cells
+    (:func:`is_oracle`) are always left out: these are the paper's tables. Unreadable files
+    raise, unless ``errors`` is given (then they are listed there and skipped).
     """
     cells: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for _, res in iter_results(results_dir, profile, errors=errors):
         c = res["cell"]
-        if c.get("variant"):  # a study's variant axis (Figure 4), not a Table 2 row
+        if c.get("variant") or is_oracle(res):  # a variant axis (Figure 4) or an oracle: no Table 2 row
+            continue
+        if is_variant(c["dataset"]):  # a generator variant's world (a sweep), not a paper column
             continue
         enc = c["encoder"]
         if c.get("train_dataset"):
@@ -73,26 +87,37 @@ def seed_averaged(results: list[dict[str, Any]], metric: str) -> np.ndarray | No
 # ------------------------------------------------------------------------------ Table 1
 def render_table1(results_dir: Path, profile: str, errors: list[RecordError] | None = None) -> str:
     paper = paper_numbers()["table1_dataset_stats"]
+    records = list(iter_records(Path(results_dir), profile, kinds=("dataset_stats",), errors=errors))
+    also = sorted({name for r in records for name in r["stats"].get("homogeneity_also", {})})
     rows = []
     encoders = set()
-    for r in iter_records(Path(results_dir), profile, kinds=("dataset_stats",), errors=errors):
+    for r in records:
         s = r["stats"]
         encoders.add(f"{r['homogeneity_encoder']['name']} v{r['homogeneity_encoder']['version']}")
+        extra = s.get("homogeneity_also", {})
+        for name, e in extra.items():
+            if "value" in e:
+                encoders.add(f"{name} v{e['version']}")
         rows.append([r["cell"]["dataset"], s["train_tracks"], s["test_playlists"], s["eval_tracks"],
                      f"{s['avg_tracks_per_playlist']:.2f}", f"{s['avg_playlists_per_track']:.2f}",
-                     f"{s['homogeneity']:.2f}", s.get("pretrain_tracks", "")])
+                     f"{s['homogeneity']:.2f}",
+                     *[(f"{extra[n]['value']:.2f}" if "value" in extra.get(n, {}) else
+                        "n/a" if n in extra else "not run") for n in also],
+                     s.get("pretrain_tracks", "")])
     for name, s in paper.items():
         if name == "note":
             continue
         rows.append([f"{name} (paper)", s["train_tracks"], s["test_playlists"], s["eval_tracks"],
                      f"{s['avg_tracks_per_playlist']:.2f}", f"{s['avg_playlists_per_track']:.2f}",
-                     f"{s['homogeneity']:.2f}", ""])
+                     f"{s['homogeneity']:.2f}", *["" for _ in also], ""])
+    first = next((r["homogeneity_encoder"]["name"] for r in records), "")
     headers = ["Dataset", "#Train tracks", "#Test playlists", "#Eval tracks", "Avg tracks/playlist",
-               "Avg playlists/track", "Homogeneity", "#Pretrain tracks"]
+               "Avg playlists/track", f"Homogeneity ({first})" if also else "Homogeneity",
+               *[f"Homogeneity ({n})" for n in also], "#Pretrain tracks"]
     out = [f"Table 1 — dataset statistics (profile {profile})", "",
            tabulate(rows, headers=headers, tablefmt="github"), "",
            f"Homogeneity: mean pairwise cosine among the audio embeddings of a test playlist's tracks, "
-           f"averaged over test playlists; audio encoder: {', '.join(sorted(encoders)) or '—'} "
+           f"averaged over test playlists; audio encoders: {', '.join(sorted(encoders)) or '—'} "
            f"(the paper's encoder is not stated). Avg tracks/playlist and playlists/track are "
            f"over the training split (per-split values are in the result files)."]
     return "\n".join(out)
@@ -105,10 +130,13 @@ def _row_label(res: dict[str, Any]) -> str:
 
 
 def table2_data(results_dir: Path, profile: str, errors: list[RecordError] | None = None,
-                comparisons: bool = True) -> dict[str, Any]:
+                comparisons: bool = True, datasets: Sequence[str] | None = None) -> dict[str, Any]:
     """Everything Table 2 shows, as data: per (recommender, encoder, dataset) values and CIs,
-    and (with ``comparisons``) the all-pairs comparisons of each dataset × recommender × metric."""
+    and (with ``comparisons``) the all-pairs comparisons of each dataset × recommender × metric.
+    ``datasets``: only these (None: every dataset with results)."""
     cells = load_cells(results_dir, profile, errors=errors)
+    if datasets is not None:
+        cells = {k: v for k, v in cells.items() if k[0] in datasets}
     datasets = sorted({d for d, _, _ in cells})
     rec_labels: dict[str, str] = {}
     enc_info: dict[str, dict[str, Any]] = {}
@@ -176,10 +204,11 @@ def letters(data: dict[str, Any], dataset: str, encoder: str, rec: str, metric: 
     return fam.letters.get(encoder, "") if fam is not None else ""
 
 
-def render_table2(results_dir: Path, profile: str, with_ci: bool = True) -> str:
-    data = table2_data(results_dir, profile)
+def render_table2(results_dir: Path, profile: str, with_ci: bool = True,
+                  datasets: Sequence[str] | None = None, title: str = "Table 2") -> str:
+    data = table2_data(results_dir, profile, datasets=datasets)
     paper = paper_numbers()["table2_main"]
-    out = [f"Table 2 — cold-start playlist continuation (profile {profile}); "
+    out = [f"{title} — cold-start playlist continuation (profile {profile}); "
            "each cell: ours [95% CI] letters (paper)", ""]
     notes: list[str] = []
     rec_order = sorted(data["recommenders"], key=lambda r: (
@@ -313,7 +342,16 @@ def write_table1(results_dir: Path, profile: str, path: str | Path | None = None
 
 
 def write_table2(results_dir: Path, profile: str, path: str | Path | None = None, with_ci: bool = True) -> str:
-    return _write(render_table2(Path(results_dir), profile, with_ci=with_ci), path)
+    """Table 2 on the profile's own datasets (the generated worlds)."""
+    return _write(render_table2(Path(results_dir), profile, with_ci=with_ci,
+                                datasets=get_profile(profile).datasets), path)
+
+
+def write_table2_folk21(results_dir: Path, profile: str, path: str | Path | None = None,
+                        with_ci: bool = True) -> str:
+    """Table 2 on folk21, the real pieces (study ``table2-folk21``)."""
+    return _write(render_table2(Path(results_dir), profile, with_ci=with_ci, datasets=("folk21",),
+                                title="Table 2 on folk21"), path)
 
 
 def write_table4(results_dir: Path, profile: str, path: str | Path | None = None, with_ci: bool = True) -> str:
