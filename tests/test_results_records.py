@@ -155,7 +155,7 @@ def test_committed_cells_keep_their_keys():
     """Every committed cell's key is the one today's grid computes for it (dataset hash
     taken from the record), so a fresh clone reuses it instead of recomputing — except
     cells whose encoder or recommender version has moved on since, which must recompute."""
-    from benchmark.harness.grid import GridConfig, cell_key, make_encoder, make_recommender
+    from benchmark.harness.grid import GridConfig, finished_key, make_encoder, make_recommender
 
     checked = stale = 0
     for path, rec in iter_results(ROOT / "results"):
@@ -168,13 +168,10 @@ def test_committed_cells_keep_their_keys():
                 enc.meta.version, recommender.meta.version):
             stale += 1  # computed by an older version of its encoder: recomputed by design
             continue
-        key = cell_key(c, enc, recommender, SimpleNamespace(content_hash=rec["dataset"]["hash"]),
-                       GridConfig(profile=c.profile, shuffle_seed=proto["shuffle_seed"],
-                                  selection_split=proto["selection_split"]))
-        if rec.status == "unavailable" and key != rec.key:  # the reason is part of such a key
-            from benchmark.core.cache import key_hash
-
-            key = key_hash({"cell_key": key, "unavailable": rec["reason"]})
+        key = finished_key(c, enc, recommender, SimpleNamespace(content_hash=rec["dataset"]["hash"]),
+                           GridConfig(profile=c.profile, shuffle_seed=proto["shuffle_seed"],
+                                      selection_split=proto["selection_split"]),
+                           rec["reason"] if rec.status == "unavailable" else None)
         assert key == rec.key, path
         checked += 1
     assert checked >= 100 and stale < checked

@@ -158,6 +158,19 @@ def cell_key(cell: Cell, encoder: Encoder, recommender: Recommender, dataset: Da
                            selection_split=cfg.selection_split)
 
 
+def finished_key(cell: Cell, encoder: Encoder, recommender: Recommender, dataset: Dataset,
+                 cfg: GridConfig, unavailable: str | None = None) -> str:
+    """The key a cell's record must carry for the grid to reuse it: :func:`cell_key`, plus the
+    reason when the encoder is unavailable (providing the missing file changes it), else plus
+    the encoder's :meth:`~encoders.base.Encoder.input_fingerprint` when it has one (a feature
+    file or checkpoint replaced in place makes the cell stale)."""
+    ckey = cell_key(cell, encoder, recommender, dataset, cfg)
+    if unavailable is not None:
+        return key_hash({"cell_key": ckey, "unavailable": unavailable})
+    inputs = encoder.input_fingerprint()
+    return key_hash({"cell_key": ckey, "inputs": inputs}) if inputs else ckey
+
+
 class GridRunner:
     """Runs the cells of a :class:`GridConfig`; datasets, queries and embeddings are shared."""
 
@@ -291,13 +304,7 @@ class GridRunner:
             unavailable = None
         except EncoderUnavailable as e:
             unavailable = str(e)
-        ckey = cell_key(cell, encoder, recommender, dataset, cfg)
-        if unavailable is not None:  # the reason is part of the key: providing the file changes it
-            ckey = key_hash({"cell_key": ckey, "unavailable": unavailable})
-        else:
-            inputs = encoder.input_fingerprint()
-            if inputs:  # e.g. a precomputed feature file: replacing it in place makes the cell stale
-                ckey = key_hash({"cell_key": ckey, "inputs": inputs})
+        ckey = finished_key(cell, encoder, recommender, dataset, cfg, unavailable)
         if is_complete(path, ckey, require_ok=unavailable is None) and not self.stale_libraries(
                 path, encoder):
             return "cached", path
