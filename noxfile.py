@@ -150,9 +150,13 @@ def grid(session: nox.Session) -> None:
 
 def _study(session: nox.Session, name: str) -> None:
     """``larpbench study run NAME`` (its cells, then its tables/figures); the study's cells,
-    datasets and outputs are declared in benchmark/studies/, not here."""
+    datasets and outputs are declared in benchmark/studies/, not here. Unless ``--jobs`` is
+    given, ``--jobs <CPUs>``: each evaluated dataset is one worker's task, so a study over two
+    datasets runs them side by side, each on half of the CPUs."""
     _project_env(session)
     profile, rest = _profile(session)
+    if not any(a == "--jobs" or a.startswith("--jobs=") for a in rest):
+        rest = ["--jobs", str(len(os.sched_getaffinity(0))), *rest]
     _larpbench(session, "study", "run", name, "--profile", profile, *rest)
 
 

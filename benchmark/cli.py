@@ -31,6 +31,17 @@ def _parse_overrides(items: list[str] | None, flag: str) -> dict[str, dict[str, 
     return out
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, not {value}")
+    return value
+
+
 def _print_table(rows: list[list[Any]], headers: list[str]) -> None:
     from tabulate import tabulate
 
@@ -225,7 +236,7 @@ def cmd_study_run(args: argparse.Namespace) -> int:
 
     study = studies.get(args.name)
     outcome = run_study(study, args.profile, Path(args.results), datasets=args.dataset, encoders=args.encoder,
-                        progress=not args.quiet, fail_fast=args.fail_fast)
+                        progress=not args.quiet, fail_fast=args.fail_fast, jobs=getattr(args, "jobs", 1))
     print(f"{study.name}: " + ", ".join(f"{len(v)} {k}" for k, v in outcome.items()) + " cell(s)")
     cmd_study_render(args)
     return 1 if outcome["failed"] else 0
@@ -464,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--encoder", action="append", help="only these encoders (repeatable)")
     x.add_argument("--fail-fast", action="store_true")
     x.add_argument("--quiet", action="store_true")
+    x.add_argument("--jobs", type=_positive_int, default=1,
+                   help="worker processes, one evaluated dataset each, every one pinned to its share of "
+                        "the CPUs (default 1: one process, every CPU)")
     x.set_defaults(func=cmd_study_run)
     x = stsub.add_parser("render", help="render a study's outputs from result records only")
     x.add_argument("name")

@@ -133,3 +133,63 @@ def test_table_alias_prints_the_studys_output(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert (tmp_path / "t2.md").read_text() == (ROOT / "results" / "ci" / "table2.md").read_text()
     assert printed.strip() == (ROOT / "results" / "ci" / "table2.md").read_text().strip()
+
+
+def test_cpu_shares_are_disjoint_and_cover_every_cpu():
+    from benchmark.harness.studies import cpu_shares
+
+    assert cpu_shares(2, [0, 1, 2]) == [[0, 2], [1]]
+    assert cpu_shares(4, [5]) == [[5]]  # never an empty share
+    assert cpu_shares(1, [0, 1]) == [[0, 1]]
+    shares = cpu_shares(3, list(range(8)))
+    assert sorted(c for s in shares for c in s) == list(range(8)) and len(shares) == 3
+
+
+def test_split_tasks_gives_each_dataset_encoder_pair_its_blocks_slices_alternating_datasets():
+    from benchmark.harness.grid import GridConfig
+    from benchmark.harness.studies import split_tasks
+
+    a = GridConfig(profile="ci", datasets=("synth-mpd", "synth-lfm"), encoders=("melstats", "random"))
+    b = GridConfig(profile="ci", encoders=("melstats",), variants=("n_mels=32",))  # the profile's datasets
+    tasks = split_tasks([a, b])
+    got = [[(list(c.datasets), list(c.encoders), list(c.variants)) for c in t] for t in tasks]
+    assert got == [
+        [(["synth-mpd"], ["melstats"], []), (["synth-mpd"], ["melstats"], ["n_mels=32"])],
+        [(["synth-lfm"], ["melstats"], []), (["synth-lfm"], ["melstats"], ["n_mels=32"])],
+        [(["synth-mpd"], ["random"], [])],
+        [(["synth-lfm"], ["random"], [])]]
+
+
+def test_study_jobs_run_datasets_in_pinned_workers_with_the_same_numbers(tmp_path):
+    """``--jobs 2``: one spawned worker per dataset, pinned to its own CPUs; a training-free
+    cell's numbers equal the one-process run's."""
+    import os
+
+    try:
+        from tests._fixture_tiny import write_tiny_dataset
+    except ImportError:  # pragma: no cover - run from tests/
+        from _fixture_tiny import write_tiny_dataset
+
+    import json
+
+    roots = []
+    for name in ("tiny-a", "tiny-b"):  # results are filed under the manifest's name
+        root = write_tiny_dataset(tmp_path / name).root
+        manifest = json.loads((root / "manifest.json").read_text())
+        (root / "manifest.json").write_text(json.dumps({**manifest, "name": name}))
+        roots.append(str(root))
+    study = Study(name="mini", title="mini",
+                  blocks=(Block(datasets=tuple(roots), encoders=("melstats",), recommenders=("itemknn",)),))
+    serial = run_study(study, "ci", tmp_path / "serial", progress=False, fail_fast=True)
+    parallel = run_study(study, "ci", tmp_path / "parallel", progress=False, fail_fast=True, jobs=2)
+    assert len(serial["ok"]) == len(parallel["ok"]) == 2
+
+    def metrics(results):
+        return {r.cell.dataset: (r["metrics"], r["provenance"]["device"]["torch_threads"])
+                for r in iter_records(results, "ci", kinds=("cell",))}
+
+    one, two = metrics(tmp_path / "serial"), metrics(tmp_path / "parallel")
+    assert {k: m for k, (m, _) in one.items()} == {k: m for k, (m, _) in two.items()}
+    n_cpus = len(os.sched_getaffinity(0))
+    if n_cpus >= 2:  # each worker ran on its share of the CPUs
+        assert {t for _, t in two.values()} == {n_cpus // 2, n_cpus - n_cpus // 2}
