@@ -166,7 +166,7 @@ class CLCRec(Recommender):
     }
     profile_configs: ClassVar[dict[str, dict[str, Any]]] = {
         "ci": {"epochs": 3, "patience": 2, "num_neg": 32, "batch_size": 128, "torch_threads": 1},
-        "quick": {"epochs": 20, "patience": 5, "torch_threads": 1},
+        "quick": {"epochs": 20, "patience": 5, "num_neg": 32, "torch_threads": 1},
         "paper": {},
         "official": dict(OFFICIAL_CODE_CONFIG),
     }
