@@ -34,7 +34,7 @@ STUDIES = [
         paper="table2_main",
         description="musicnn-msd and musicnn-mtt (packaged weights, through essentia-tensorflow) with every "
                     "recommender on the profile's datasets; their rows join Table 2. Outside reproduce_table2 "
-                    "for their cost (~12 CPU-minutes per model and quick world)."),
+                    "for their cost (~28 CPU-minutes per model and quick world)."),
     Study(
         name="table2-folk21", title="Table 2 on folk21: encoders × cold-start recommenders on real pieces",
         # every encoder of the profile's grid (oracles excepted) and the real pretrained models
