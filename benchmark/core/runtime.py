@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DeviceUnavailable",
     "cpu_count",
+    "cpu_set",
     "hub_offline",
     "pick_device",
     "seed_everything",
@@ -48,12 +49,17 @@ class DeviceUnavailable(RuntimeError):
 
 
 # --------------------------------------------------------------------------- machine
-def cpu_count() -> int:
-    """CPUs this process may run on (respects affinity masks and cgroup-pinned sets)."""
+def cpu_set() -> set[int]:
+    """The CPUs this process may run on (respects affinity masks and cgroup-pinned sets)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        return set(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+        return set(range(os.cpu_count() or 1))
+
+
+def cpu_count() -> int:
+    """How many CPUs this process may run on (:func:`cpu_set`)."""
+    return max(1, len(cpu_set()))
 
 
 def pick_device(preference: str | torch.device | None = "auto") -> torch.device:

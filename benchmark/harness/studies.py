@@ -14,6 +14,7 @@ from typing import Any
 from benchmark.core.cache import cache_root
 from benchmark.core.dataref import base_name, is_variant
 from benchmark.core.results import Cell
+from benchmark.core.runtime import cpu_set
 from benchmark.core.study import Block, Study
 from benchmark.data import catalog
 from benchmark.harness.grid import GridConfig, GridRunner, make_encoder
@@ -152,7 +153,7 @@ def run_grids_parallel(configs: Sequence[GridConfig], jobs: int) -> dict[str, li
     from concurrent.futures import ProcessPoolExecutor
 
     tasks = split_tasks(configs)
-    shares = cpu_shares(min(jobs, len(tasks)), sorted(_affinity()))
+    shares = cpu_shares(min(jobs, len(tasks)), sorted(cpu_set()))
     if len(tasks) <= 1 or len(shares) <= 1:
         return run_grids(configs, jobs=1)
     ctx = mp.get_context("spawn")
@@ -164,13 +165,6 @@ def run_grids_parallel(configs: Sequence[GridConfig], jobs: int) -> dict[str, li
             for status, cells in result.items():
                 outcome.setdefault(status, []).extend(cells)
     return outcome
-
-
-def _affinity() -> set[int]:
-    try:
-        return set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return set(range(os.cpu_count() or 1))
 
 
 def write_stats(profile: str, datasets: Sequence[str], results_dir: Path, *, encoder: str = "melstats",
