@@ -46,7 +46,7 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads
     modified.
 
     Exact by construction, in three vectorised passes over the batch: (1) the maximum of
-    each of ``nb`` contiguous blocks of a row; (2) the threshold ``tau``, the ``k + L``-th
+    each of ``nb`` blocks of a row (block ``b``: the columns ``b, b + nb, b + 2 nb, ...``); (2) the threshold ``tau``, the ``k + L``-th
     largest block maximum (``L``: the longest mask), so at least ``k + L`` entries of the
     row are ``>= tau``; (3) every entry ``>= tau``, read from the blocks whose maximum
     reaches ``tau`` only. Those entries hold every unmasked candidate at least as large as
@@ -87,12 +87,15 @@ def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: in
         nb = min(m, _BLOCKS_PER_KEPT * kp)
         width = m // nb
         body = nb * width
-        blocks = s[:, :body].reshape(n, nb, width)
-        block_max = blocks.max(axis=2)
+        # block b of a row holds its columns b, b + nb, b + 2 nb, ...: the block maxima are
+        # then an element-wise maximum of contiguous runs of nb entries (vectorised), where
+        # contiguous blocks would need a short reduction per block (about 5x slower)
+        blocks = s[:, :body].reshape(n, width, nb)
+        block_max = blocks.max(axis=1)
         tau = np.partition(block_max, nb - kp, axis=1)[:, nb - kp]
         br, bb = np.nonzero(block_max >= tau[:, None])
-        pi, pj = np.nonzero(blocks[br, bb] >= tau[br][:, None])
-        rows, cols = br[pi], bb[pi] * width + pj
+        pi, pj = np.nonzero(blocks[br, :, bb] >= tau[br][:, None])
+        rows, cols = br[pi], pj * nb + bb[pi]
         if body < m:  # the last m % nb entries belong to no block: compare them directly
             tr, tj = np.nonzero(s[:, body:] >= tau[:, None])
             rows, cols = np.concatenate([rows, tr]), np.concatenate([cols, body + tj])
