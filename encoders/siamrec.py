@@ -228,10 +228,9 @@ class SiamRecEncoder(TrainedAudioEncoder):
         n = round(float(self.config["input_seconds"]) * self.sample_rate)
         if wav.shape[-1] < n:
             wav = torch.nn.functional.pad(wav, (0, n - wav.shape[-1]))
-        starts = list(range(0, wav.shape[-1] - n + 1, n))
-        x = torch.stack([wav[:, s:s + n] for s in starts], dim=1)  # [B, W, n]
-        b, w = x.shape[:2]
-        return self._mel()(x.reshape(b * w, n)), b, w
+        b, w = wav.shape[0], wav.shape[-1] // n  # consecutive windows; a last partial one is dropped
+        x = wav[:, :w * n].reshape(b * w, n)  # a view, not a copy, of a contiguous batch
+        return self._mel()(x), b, w
 
     def _forward(self, model, x):
         mel, b, w = x

@@ -476,3 +476,21 @@ def test_profiles_name_their_cpu_variants():
     assert ClapFTEncoder.profile_configs["paper"]["lr"] == 1e-4
     assert ClapFTEncoder.profile_configs["paper"]["warmup"] == 3200
     assert math.isclose(ClapPTEncoder.from_profile("quick").htsat_config.clip_seconds, 10.0)
+
+
+def test_siamrec_features_are_the_consecutive_windows():
+    """A clip of 2.5 windows gives the log-mels of its first two whole windows, in order
+    (SiamRec: consecutive 3 s windows; the partial tail is dropped), for every clip of a batch."""
+    import torch
+
+    from encoders.siamrec import SiamRecEncoder
+
+    enc = SiamRecEncoder.from_profile("ci")
+    n = round(float(enc.config["input_seconds"]) * enc.sample_rate)
+    wav = torch.randn(3, 5 * n // 2, generator=torch.Generator().manual_seed(0))
+    mel, b, w = enc._features(wav)
+    assert (b, w) == (3, 2)
+    expected = torch.stack([enc._mel()(wav[i:i + 1, j * n:(j + 1) * n])[0] for i in range(3) for j in range(2)])
+    torch.testing.assert_close(mel, expected, rtol=1e-5, atol=1e-4)
+    short, _, w_short = enc._features(wav[:, : n // 2])  # shorter than one window: zero-padded to one
+    assert w_short == 1 and short.shape[0] == 3
