@@ -464,6 +464,42 @@ def test_render_table3_from_result_files(tmp_path):
     assert render_table3(tmp_path, "ci") == text
 
 
+def test_table3_claims_test_the_papers_orderings(tmp_path):
+    """Hand-built per-playlist values: TTC = WTC + 0.02 everywhere (the paper's sign,
+    significant), TPC = TTC (no difference), fusion = TPC − 0.01 (the paper has fusion above
+    mean: reversed); Table 2's best other row is the caption baseline (oracles never count)."""
+    from benchmark.core.stats import holm, sign_flip_pvalues
+    from benchmark.reports.larp import render_table3, table3_claims, table3_data
+
+    base = np.random.default_rng(0).uniform(0.02, 0.05, size=30)
+    _fake_result(tmp_path, "larp-wtc", "LARP-WTC", base)
+    _fake_result(tmp_path, "larp-ttc", "LARP-TTC", base + 0.02)
+    _fake_result(tmp_path, "larp-tpc", "LARP-TPC", base + 0.02)
+    _fake_result(tmp_path, "larp", "LARP", base + 0.01)
+    _fake_result(tmp_path, "caption-tfidf", "caption TF-IDF", base + 0.005)
+    _fake_result(tmp_path, "random", "random", base - 0.01)
+    _fake_result(tmp_path, "oracle-genre", "oracle", base + 0.5)
+    claims = {c["claim"]: c for c in table3_claims(table3_data(tmp_path, "ci"))}
+    assert list(claims) == ["TTC vs WTC", "TPC (mean) vs TTC", "fusion vs mean pooling",
+                            "LARP vs the best other row of Table 2"]
+    c = claims["TTC vs WTC"]
+    assert c["diff"] == pytest.approx(0.02) and c["ci"] == pytest.approx((0.02, 0.02))
+    assert c["paper_diff"] == pytest.approx(0.0373 - 0.0256) and c["verdict"] == "holds"
+    assert claims["TPC (mean) vs TTC"]["diff"] == pytest.approx(0.0) and claims["TPC (mean) vs TTC"]["p"] == 1.0
+    assert claims["TPC (mean) vs TTC"]["verdict"] == "not shown"
+    assert claims["fusion vs mean pooling"]["diff"] == pytest.approx(-0.01)
+    assert claims["fusion vs mean pooling"]["verdict"] == "reversed"  # paper: 0.0406 > 0.0357
+    best = claims["LARP vs the best other row of Table 2"]
+    assert best["a"] == "caption-tfidf" and best["diff"] == pytest.approx(0.005) and best["verdict"] == "holds"
+    # p-values: the sign-flip test of each difference, then Holm over the four
+    diffs = [np.full(30, 0.02), np.zeros(30), np.full(30, -0.01), np.full(30, 0.005)]
+    raw = [float(sign_flip_pvalues(d)[0]) for d in diffs]
+    assert [c["p"] for c in claims.values()] == pytest.approx(raw)
+    assert [c["p_holm"] for c in claims.values()] == pytest.approx(list(holm(raw)))
+    text = render_table3(tmp_path, "ci")
+    assert "The paper's orderings, tested" in text and "reversed" in text and "caption-tfidf" in text
+
+
 def test_figures_are_written(tmp_path):
     import json as _json
 
