@@ -515,6 +515,11 @@ def test_figures_are_written(tmp_path):
         recs = [{"stage_dir": d, "parent_dir": parent, "stage": stage, "epoch": e, "recall@10": 0.01 * (e + stage),
                  "ndcg@10": 0.02 * (e + 1), "dataset": "synth-mpd-ci", "model_config": "cpu-tiny", "seed": 0,
                  "fusion": fusion, "n_seed": 10 if stage == 3 else None, "split": "valid"} for e in range(3)]
+        for r in recs[1:]:  # what the trainer logs after each epoch
+            r.update({"loss": 6.0 - r["epoch"], "chance_loss": 8.0, "steps_total": 10 * r["epoch"],
+                      "stop_reason": "patience" if r["epoch"] == 2 and stage != 2 else None})
+            if fusion:
+                r["fusion_rel_dist"] = 0.1 * r["epoch"]
         all_epochs += recs
         (logs / d / "log.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in recs))
     chains = _chains(all_epochs)
@@ -522,6 +527,13 @@ def test_figures_are_written(tmp_path):
     (stages,) = chains.values()
     assert sorted(stages) == ["1", "2", "3:fusion, n_seed=10", "3:mean, n_seed=10"]
     assert figure5(all_epochs, tmp_path / "f5.png").stat().st_size > 1000
+    from benchmark.reports.larp import _panel_value, _stop_label
+
+    assert _stop_label(stages["1"]) == "patience, 2 ep, 20 steps"
+    assert _stop_label(stages["2"]) == "budget, 2 ep, 20 steps"  # no reason on its last epoch
+    assert _panel_value(stages["1"][2], "loss/chance") == pytest.approx(4.0 / 8.0)
+    assert _panel_value(stages["1"][0], "loss/chance") is None  # epoch 0: no training yet
+    assert _panel_value(stages["3:fusion, n_seed=10"][2], "fusion_rel_dist") == pytest.approx(0.2)
     # the committed copy: only this model config's logs, one training_log record per stage folder,
     # same chains
     (logs / "other").mkdir()

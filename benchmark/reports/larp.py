@@ -337,10 +337,35 @@ def _chains(records: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, li
     return chains
 
 
+#: Figure 5's panels beside the validation metrics: the epoch's mean training loss over the
+#: loss of a uniform guess (1 = chance; ``loss / chance_loss``), and the fusion layer's
+#: relative distance from its initialisation (``fusion_rel_dist``, stage 3 with fusion)
+TRAINING_PANELS: dict[str, str] = {"loss/chance": "training loss / chance level",
+                                   "fusion_rel_dist": "fusion weights: ‖θ − θ₀‖ / ‖θ₀‖"}
+
+
+def _panel_value(r: dict[str, Any], m: str) -> float | None:
+    if m == "loss/chance":
+        loss, chance = r.get("loss"), r.get("chance_loss")
+        return loss / chance if loss is not None and chance else None
+    return r.get(m)
+
+
+def _stop_label(recs: list[dict[str, Any]]) -> str:
+    """``"patience, 7 ep"`` from a stage's epoch records (no reason on the last epoch: the
+    stage ran out of epochs, i.e. its budget)."""
+    last = recs[-1]
+    reason = last.get("stop_reason") or "budget"
+    return f"{reason}, {last['epoch']} ep" + (f", {last['steps_total']} steps" if last.get("steps_total") else "")
+
+
 def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
-            metrics: Sequence[str] = ("recall@10", "ndcg@10")) -> Path:
-    """Validation metrics per epoch through WTC → TTC → TPC (one row of panels per run), from
-    the epochs of ``training_log`` records (:func:`training_epochs`).
+            metrics: Sequence[str] = ("recall@10", "ndcg@10"),
+            training: Sequence[str] = tuple(TRAINING_PANELS)) -> Path:
+    """Per epoch through WTC → TTC → TPC (one row of panels per run), from the epochs of
+    ``training_log`` records (:func:`training_epochs`): the validation ``metrics``, then the
+    ``training`` panels (:data:`TRAINING_PANELS`); each stage's legend entry gives its stop
+    reason (patience / budget), epochs and optimiser steps.
 
     Stage k+1 is drawn from where stage k stopped (it starts from stage k's best weights,
     marked with a star); epoch 0 of a stage is its starting point before any step.
@@ -352,7 +377,8 @@ def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
 
     chains = _chains(list(epochs))
     n_rows = max(1, len(chains))
-    fig, axes = plt.subplots(n_rows, len(metrics), figsize=(4.6 * len(metrics), 3.3 * n_rows), squeeze=False)
+    panels = [*metrics, *training]
+    fig, axes = plt.subplots(n_rows, len(panels), figsize=(4.6 * len(panels), 3.3 * n_rows), squeeze=False)
     colors = {"1": "tab:blue", "2": "tab:orange"}
     extra_colors = itertools.cycle(["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan",
                                     "tab:pink", "tab:gray", "navy", "gold", "teal", "darkred"])
@@ -365,16 +391,19 @@ def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
             if k.startswith("3"):
                 offsets[k] = len1 + len2
                 colors.setdefault(k, next(extra_colors))
-        for col, m in enumerate(metrics):
+        for col, m in enumerate(panels):
             ax = axes[row][col]
             for k in sorted(stages):
-                recs = [r for r in stages[k] if r.get(m) is not None]
+                recs = [r for r in stages[k] if _panel_value(r, m) is not None]
                 if not recs:
                     continue
                 xs = [offsets[k] + r["epoch"] for r in recs]
-                ys = [r[m] for r in recs]
+                ys = [_panel_value(r, m) for r in recs]
                 name = {"1": "WTC", "2": "TTC"}.get(k, "TPC " + k.split(":", 1)[-1])
-                ax.plot(xs, ys, marker="o", ms=3, color=colors[k], label=name)
+                ax.plot(xs, ys, marker="o", ms=3, color=colors[k],
+                        label=f"{name} ({_stop_label(stages[k])})" if col == 0 else name)
+                if m not in metrics:
+                    continue
                 best = max(recs[1:] or recs, key=lambda r: r.get("recall@10", -1))
                 ax.plot(offsets[k] + best["epoch"], best[m], marker="*", ms=11, color=colors[k])
                 parent = "1" if k == "2" else ("2" if k.startswith("3") else None)
@@ -387,15 +416,19 @@ def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
                 if b:
                     ax.axvline(b, color="grey", ls="--", lw=0.8)
             split = next((r.get("split") for recs in stages.values() for r in recs), "valid")
-            ax.set_title(f"{g[0]} · {g[1]} · seed {g[2]}" + (f" · {g[3]}" if g[3] else "") + f": {m} ({split})",
+            what = f"{m} ({split})" if m in metrics else TRAINING_PANELS.get(m, m)
+            ax.set_title(f"{g[0]} · {g[1]} · seed {g[2]}" + (f" · {g[3]}" if g[3] else "") + f": {what}",
                          fontsize=8)
+            if m == "loss/chance":
+                ax.axhline(1.0, color="black", lw=0.7, ls=":")
             ax.set_xlabel("epoch (cumulative over stages)")
             ax.grid(alpha=0.3)
             if col == 0:
                 ax.legend(fontsize=7)
     if not chains:
         axes[0][0].text(0.5, 0.5, "no LARP logs", ha="center", va="center", transform=axes[0][0].transAxes)
-    fig.suptitle("LARP training: validation metrics per epoch and stage", fontsize=10)
+    fig.suptitle("LARP training per epoch and stage: validation metrics, training loss against chance, "
+                 "fusion weights' distance from their start", fontsize=10)
     return save_figure(fig, out_png, dpi=130)
 
 
