@@ -527,7 +527,12 @@ def test_figures_are_written(tmp_path):
     (stages,) = chains.values()
     assert sorted(stages) == ["1", "2", "3:fusion, n_seed=10", "3:mean, n_seed=10"]
     assert figure5(all_epochs, tmp_path / "f5.png").stat().st_size > 1000
-    from benchmark.reports.larp import _panel_value, _stop_label
+    from benchmark.reports.larp import _panel_value, _selected, _stop_label
+
+    kept = [{"epoch": 0, "best": True, "recall@10": 0.04}, {"epoch": 1, "best": False, "recall@10": 0.05},
+            {"epoch": 2, "best": False, "recall@10": 0.03}]  # a later epoch above the start but under min_delta
+    assert _selected(kept)["epoch"] == 0  # the star marks the epoch the stage kept, epoch 0 included
+    assert _selected([{k: v for k, v in r.items() if k != "best"} for r in kept])["epoch"] == 1  # old logs
 
     assert _stop_label(stages["1"]) == "patience, 2 ep, 20 steps"
     assert _stop_label(stages["2"]) == "budget, 2 ep, 20 steps"  # no reason on its last epoch

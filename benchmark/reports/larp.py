@@ -359,6 +359,13 @@ def _stop_label(recs: list[dict[str, Any]]) -> str:
     return f"{reason}, {last['epoch']} ep" + (f", {last['steps_total']} steps" if last.get("steps_total") else "")
 
 
+def _selected(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The epoch a stage keeps: the last one logged as a new best (epoch 0, the inherited
+    weights, included); for logs without that flag, the highest validation R@10."""
+    flagged = [r for r in recs if r.get("best")]
+    return flagged[-1] if flagged else max(recs, key=lambda r: r.get("recall@10", -1))
+
+
 def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
             metrics: Sequence[str] = ("recall@10", "ndcg@10"),
             training: Sequence[str] = tuple(TRAINING_PANELS)) -> Path:
@@ -404,17 +411,20 @@ def figure5(epochs: Iterable[dict[str, Any]], out_png: str | Path,
                         label=f"{name} ({_stop_label(stages[k])})" if col == 0 else name)
                 if m not in metrics:
                     continue
-                best = max(recs[1:] or recs, key=lambda r: r.get("recall@10", -1))
+                best = _selected(recs)
                 ax.plot(offsets[k] + best["epoch"], best[m], marker="*", ms=11, color=colors[k])
                 parent = "1" if k == "2" else ("2" if k.startswith("3") else None)
                 prev = [r for r in stages.get(parent, []) if r.get(m) is not None] if parent else []
                 if prev:  # this stage starts from the parent's best weights
-                    pb = max(prev[1:] or prev, key=lambda r: r.get("recall@10", -1))
+                    pb = _selected(prev)
                     ax.plot([offsets[parent] + pb["epoch"], xs[0]], [pb[m], ys[0]], ls=":", lw=0.9,
                             color=colors[k])
-            for b in sorted({offsets.get("2", 0), *(v for k, v in offsets.items() if k.startswith("3"))}):
+            for b in sorted({offsets[k] for k in stages if k != "1"}):  # where a later stage starts
                 if b:
                     ax.axvline(b, color="grey", ls="--", lw=0.8)
+            if not ax.lines:
+                ax.text(0.5, 0.5, "no values" if m in metrics else "not logged (no fusion stage)",
+                        ha="center", va="center", fontsize=8, transform=ax.transAxes)
             split = next((r.get("split") for recs in stages.values() for r in recs), "valid")
             what = f"{m} ({split})" if m in metrics else TRAINING_PANELS.get(m, m)
             ax.set_title(f"{g[0]} · {g[1]} · seed {g[2]}" + (f" · {g[3]}" if g[3] else "") + f": {what}",
