@@ -529,8 +529,8 @@ def test_figures_are_written(tmp_path):
     assert figure5(all_epochs, tmp_path / "f5.png").stat().st_size > 1000
     from benchmark.reports.larp import _panel_value, _selected, _stop_label
 
-    kept = [{"epoch": 0, "best": True, "recall@10": 0.04}, {"epoch": 1, "best": False, "recall@10": 0.05},
-            {"epoch": 2, "best": False, "recall@10": 0.03}]  # a later epoch above the start but under min_delta
+    kept = [{"epoch": 0, "best": True, "recall@10": 0.04}, {"epoch": 1, "best": False, "recall@10": 0.0405},
+            {"epoch": 2, "best": False, "recall@10": 0.03}]  # epoch 1: above the start by less than min_delta 0.001
     assert _selected(kept)["epoch"] == 0  # the star marks the epoch the stage kept, epoch 0 included
     assert _selected([{k: v for k, v in r.items() if k != "best"} for r in kept])["epoch"] == 1  # old logs
 
