@@ -122,7 +122,23 @@ def test_run_study_writes_records_and_renders(tmp_path, tiny_dataset, monkeypatc
     assert "Homogeneity (melstats)" in table1 and "Homogeneity (precomputed)" in table1
     row = next(line for line in table1.splitlines() if line.startswith("| synth-mpd"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[6] == cells[7] == f"{stats['stats']['homogeneity']:.2f}" and cells[8] == "n/a"
+    bg = stats["stats"]["homogeneity_background"]
+    assert also["melstats"]["background"] == bg
+    assert cells[6] == cells[7] == f"{stats['stats']['homogeneity']:.2f} ({bg:.2f})" and cells[8] == "n/a"
+
+
+def test_background_cosine_is_the_mean_over_all_pairs():
+    """The O(n·d) background against the pairwise definition, and on a hand-worked case:
+    unit vectors (1,0), (0,1), (1,1)/√2 have cosines 0, 1/√2, 1/√2 → mean √2/3."""
+    import numpy as np
+
+    from benchmark.harness.datastats import background_cosine, mean_pairwise_cosine
+
+    v = np.random.default_rng(0).normal(size=(40, 7)) + 0.5
+    assert background_cosine(v) == pytest.approx(mean_pairwise_cosine(v), rel=1e-9)
+    assert background_cosine(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])) == pytest.approx(2 ** 0.5 / 3)
+    with pytest.raises(ValueError, match="at least 2"):
+        background_cosine(np.ones((1, 3)))
 
 
 def test_table_alias_prints_the_studys_output(tmp_path, capsys):

@@ -85,6 +85,11 @@ def seed_averaged(results: list[dict[str, Any]], metric: str) -> np.ndarray | No
 
 
 # ------------------------------------------------------------------------------ Table 1
+def _homogeneity_cell(value: float, background: float | None) -> str:
+    """``"0.26 (0.05)"``: homogeneity and, where recorded, its background."""
+    return f"{value:.2f}" + (f" ({background:.2f})" if background is not None else "")
+
+
 def render_table1(results_dir: Path, profile: str, errors: list[RecordError] | None = None) -> str:
     paper = paper_numbers()["table1_dataset_stats"]
     records = list(iter_records(Path(results_dir), profile, kinds=("dataset_stats",), errors=errors))
@@ -100,9 +105,9 @@ def render_table1(results_dir: Path, profile: str, errors: list[RecordError] | N
                 encoders.add(f"{name} v{e['version']}")
         rows.append([r["cell"]["dataset"], s["train_tracks"], s["test_playlists"], s["eval_tracks"],
                      f"{s['avg_tracks_per_playlist']:.2f}", f"{s['avg_playlists_per_track']:.2f}",
-                     f"{s['homogeneity']:.2f}",
-                     *[(f"{extra[n]['value']:.2f}" if "value" in extra.get(n, {}) else
-                        "n/a" if n in extra else "not run") for n in also],
+                     _homogeneity_cell(s["homogeneity"], s.get("homogeneity_background")),
+                     *[(_homogeneity_cell(extra[n]["value"], extra[n].get("background"))
+                        if "value" in extra.get(n, {}) else "n/a" if n in extra else "not run") for n in also],
                      s.get("pretrain_tracks", "")])
     for name, s in paper.items():
         if name == "note":
@@ -117,7 +122,10 @@ def render_table1(results_dir: Path, profile: str, errors: list[RecordError] | N
     out = [f"Table 1 — dataset statistics (profile {profile})", "",
            tabulate(rows, headers=headers, tablefmt="github"), "",
            f"Homogeneity: mean pairwise cosine among the audio embeddings of a test playlist's tracks, "
-           f"averaged over test playlists; audio encoders: {', '.join(sorted(encoders)) or '—'} "
+           f"averaged over test playlists; in brackets the background, the mean pairwise cosine over all "
+           f"pairs of the test split's tracks (a playlist of random tracks), which depends on the "
+           f"encoder's geometry: compare each value with its own background; audio encoders: "
+           f"{', '.join(sorted(encoders)) or '—'} "
            f"(the paper's encoder is not stated). Avg tracks/playlist and playlists/track are "
            f"over the training split (per-split values are in the result files)."]
     return "\n".join(out)
