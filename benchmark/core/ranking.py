@@ -48,8 +48,8 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads
     Exact by construction, in three vectorised passes over the batch: (1) the maximum of
     each of ``nb`` blocks of a row (block ``b``: the columns ``b, b + nb, b + 2 nb, ...``); (2) the threshold ``tau``, the ``k + L``-th
     largest block maximum (``L``: the longest mask), so at least ``k + L`` entries of the
-    row are ``>= tau``; (3) every entry ``>= tau``, read from the blocks whose maximum
-    reaches ``tau`` only. Those entries hold every unmasked candidate at least as large as
+    row are ``>= tau``; (3) every entry ``>= tau``, found by one comparison of the
+    batch with the rows' thresholds. Those entries hold every unmasked candidate at least as large as
     the k-th best, ties at the k-th value included, so one sort of them by (row, score
     descending, index ascending) gives the answer: the result never depends on how a
     selection algorithm orders ties.
@@ -90,15 +90,14 @@ def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: in
         # block b of a row holds its columns b, b + nb, b + 2 nb, ...: the block maxima are
         # then an element-wise maximum of contiguous runs of nb entries (vectorised), where
         # contiguous blocks would need a short reduction per block (about 5x slower)
-        blocks = s[:, :body].reshape(n, width, nb)
-        block_max = blocks.max(axis=1)
+        block_max = s[:, :body].reshape(n, width, nb).max(axis=1)
         tau = np.partition(block_max, nb - kp, axis=1)[:, nb - kp]
-        br, bb = np.nonzero(block_max >= tau[:, None])
-        pi, pj = np.nonzero(blocks[br, :, bb] >= tau[br][:, None])
-        rows, cols = br[pi], pj * nb + bb[pi]
-        if body < m:  # the last m % nb entries belong to no block: compare them directly
-            tr, tj = np.nonzero(s[:, body:] >= tau[:, None])
-            rows, cols = np.concatenate([rows, tr]), np.concatenate([cols, body + tj])
+        # one comparison of the whole batch (the last m % nb columns, in no block, included)
+        # and a flat index pass: cheaper than gathering the selected interleaved blocks,
+        # whose entries lie nb apart (a cache line each), or than a 2-D np.nonzero
+        hit = np.flatnonzero(s >= tau[:, None])
+        rows = hit // m
+        cols = hit - rows * m
     vals = s[rows, cols]
     keep = vals > -np.inf
     if mask_cols.size:  # drop masked candidates: binary search in the sorted masked keys
