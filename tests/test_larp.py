@@ -464,6 +464,27 @@ def test_render_table3_from_result_files(tmp_path):
     assert render_table3(tmp_path, "ci") == text
 
 
+def test_table3_reports_each_stages_kept_epoch_and_stop_reason(tmp_path):
+    """A trained row is shown with what its stages kept and why they stopped, per seed."""
+    import json as _json
+
+    from benchmark.reports.larp import render_table3
+
+    base = np.random.default_rng(0).uniform(0.02, 0.05, size=30)
+    stages = [{"stage_name": "wtc", "best_epoch": 0, "epochs_run": 5, "stop_reason": "patience", "steps": 625},
+              {"stage_name": "ttc", "best_epoch": 3, "epochs_run": 8, "stop_reason": "budget", "steps": 496}]
+    for seed in (0, 1):
+        _fake_result(tmp_path, "larp-ttc", "LARP-TTC", base, seed=seed)
+        path = tmp_path / "ci" / "synth-mpd" / "larp-ttc" / "itemknn" / f"seed{seed}.json"
+        rec = _json.loads(path.read_text())
+        rec["encoder_fit"] = {"stages": stages[: seed + 1]}
+        path.write_text(_json.dumps(rec))
+    text = render_table3(tmp_path, "ci")
+    assert "- LARP-TTC seed 0: wtc kept epoch 0 of 5 (patience, 625 steps)\n" in text
+    assert ("- LARP-TTC seed 1: wtc kept epoch 0 of 5 (patience, 625 steps), "
+            "ttc kept epoch 3 of 8 (budget, 496 steps)\n") in text
+
+
 def test_table3_claims_test_the_papers_orderings(tmp_path):
     """Hand-built per-playlist values: TTC = WTC + 0.02 everywhere (the paper's sign,
     significant), TPC = TTC (no difference), fusion = TPC − 0.01 (the paper has fusion above

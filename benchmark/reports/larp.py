@@ -83,6 +83,40 @@ def table3_data(results_dir: Path, profile: str, errors: list[Any] | None = None
     return out
 
 
+def stage_summaries(results_dir: Path, profile: str, dataset: str, encoder: str) -> list[tuple[int, str]]:
+    """``(seed, "wtc kept epoch 0 of 5 (patience, 625 steps), ...")`` of each ItemKNN cell
+    record of ``encoder`` on ``dataset``: which epoch each LARP stage kept, how many it
+    ran, why it stopped."""
+    from benchmark.core.results import iter_results
+
+    out = []
+    for path, rec in iter_results(results_dir, profile):
+        cell = rec.data.get("cell", {})
+        if (cell.get("dataset"), cell.get("encoder"), cell.get("recommender")) != (dataset, encoder, "itemknn") \
+                or cell.get("variant") or cell.get("train_dataset") or rec.data.get("status") != "ok":
+            continue
+        stages = (rec.data.get("encoder_fit") or {}).get("stages") or []
+        parts = [f"{st.get('stage_name', st.get('stage'))} kept epoch {st.get('best_epoch')} of "
+                 f"{st.get('epochs_run')} ({st.get('stop_reason')}, {st.get('steps')} steps)" for st in stages]
+        if parts:
+            out.append((int(cell.get("seed", 0)), ", ".join(parts)))
+    return sorted(out)
+
+
+def _training_lines(results_dir: Path, profile: str, dataset: str, encoders: dict[str, Any]) -> list[str]:
+    """Lines under a dataset's Table 3: each trained row's stages, per seed (a trained
+    model is reported with its stop reason)."""
+    lines = []
+    for label in TABLE3_ROWS:
+        enc = encoders.get(label, (None, None))[0]
+        if enc is None:
+            continue
+        for seed, text in stage_summaries(results_dir, profile, dataset, enc):
+            lines.append(f"- {label} seed {seed}: {text}")
+    return (["Training (epoch 0 = the weights a stage starts from; selection on valid R@10):", *lines, ""]
+            if lines else [])
+
+
 def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: bool = True,
                   errors: list[Any] | None = None) -> str:
     """Table 3 (ablation, ItemKNN) for ``profile`` (every profile found when ``None``)."""
@@ -130,6 +164,7 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
                         row.append(f"{entry[pm]:.4f}{ci}{sd}{ptxt}")
                 rows.append(row)
             out += [tabulate(rows, headers=["Encoder", *PAPER_METRICS], tablefmt="github"), ""]
+            out += _training_lines(results_dir, prof, d, data["encoders"])
         claims = table3_claims(data)
         if claims:
             out += ["### The paper's orderings, tested (R@10, test playlists)", "",
@@ -138,7 +173,8 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
                                f"{c['diff']:+.4f}", f"[{c['ci'][0]:+.4f}, {c['ci'][1]:+.4f}]", f"{c['p']:.3g}",
                                f"{c['p_holm']:.3g}", c["verdict"]] for c in claims],
                              headers=["dataset", "ordering", "difference", "paper", "ours", "95% paired bootstrap",
-                                      "p (sign-flip)", "p (Holm)", "here"], tablefmt="github"), ""]
+                                      "p (sign-flip)", "p (Holm)", "here"], tablefmt="github",
+                             disable_numparse=True), ""]
             notes.append(f"Orderings: per-playlist R@10 (seed-averaged where a row has several seeds), paired "
                          f"over the same test playlists; two-sided sign-flip permutation tests, Holm-corrected "
                          f"over the {len(claims)} tests of this table; 'holds' = the difference has the paper's "
