@@ -3,6 +3,8 @@ and the embed_stages split it times."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -75,6 +77,19 @@ def test_renders_from_records_only(tmp_path):
     text = render_throughput(tmp_path, "ci")
     assert "test cpu" in text and "0.12 M" in text and "24.0 / 12.0" in text and "12.5 s (synth-mpd)" in text
     assert "unavailable: needs weights" in text and "| r " in text
+    assert "at commit" not in text  # records from before the commit was recorded
+    for f in out.glob("*.json"):  # with it, the header names the commit the code was at
+        rec = json.loads(f.read_text())
+        rec["machine"]["git"] = {"commit": "0123456789abcdef0123", "dirty": True}
+        f.write_text(json.dumps(rec))
+    assert "measured 2026-01-01 00:00 UTC at commit 0123456789ab (dirty)." in render_throughput(tmp_path, "ci")
+
+
+def test_machine_records_the_code_commit():
+    from benchmark.core.provenance import git_state
+    from benchmark.harness.throughput import machine
+
+    assert machine()["git"] == git_state()
 
 
 def test_artist_gnn_workload_has_the_declared_shape():

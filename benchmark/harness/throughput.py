@@ -368,7 +368,11 @@ RECOMMENDER_SCALE = {"ci": {"n_train": 600, "n_valid": 300, "dim": 64},
 
 
 def machine() -> dict[str, Any]:
+    """Where and when a throughput record was measured: CPU, threads, library versions,
+    load, date and the git commit of the code."""
     import torch
+
+    from benchmark.core.provenance import git_state
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -385,7 +389,7 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "load_average": load,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git": git_state()}
 
 
 def _fit_times(results_dir: Path, profile: str) -> dict[str, dict[str, Any]]:

@@ -31,7 +31,9 @@ def render_throughput(results_dir: Path, profile: str) -> str:
     lines = [f"# Throughput ({profile} profile, CPU)", "",
              f"Machine: {host['cpu']}, {host['cpus']} CPUs, torch {host['torch']} with "
              f"{host['torch_threads']} thread(s), numpy {host['numpy']}, Python {host['python']}; "
-             f"load average {host.get('load_average')} at the start; measured {host['date']}.",
+             f"load average {host.get('load_average')} at the start; measured {host['date']}"
+             + (f" at commit {str(host['git'].get('commit'))[:12]}{' (dirty)' if host['git'].get('dirty') else ''}"
+                if host.get("git") else "") + ".",
              "Measured by `larpbench study run throughput` (benchmark/harness/throughput.py); "
              "single runs on a possibly shared machine: compare ratios, not absolute figures.", ""]
 
