@@ -485,6 +485,21 @@ def test_table3_reports_each_stages_kept_epoch_and_stop_reason(tmp_path):
             "ttc kept epoch 3 of 8 (budget, 496 steps)\n") in text
 
 
+def test_table3_claims_pair_rows_on_the_seeds_both_have(tmp_path):
+    """TPC has seeds 0 and 1, TTC only seed 0: the claim compares seed 0 with seed 0, so a
+    second TPC seed far above (+0.1) does not make a difference appear."""
+    from benchmark.reports.larp import table3_claims, table3_data
+
+    base = np.random.default_rng(1).uniform(0.02, 0.05, size=30)
+    _fake_result(tmp_path, "larp-ttc", "LARP-TTC", base)
+    _fake_result(tmp_path, "larp-tpc", "LARP-TPC", base, seed=0)
+    _fake_result(tmp_path, "larp-tpc", "LARP-TPC", base + 0.1, seed=1)
+    data = table3_data(tmp_path, "ci")
+    assert data["rows"]["synth-mpd"]["LARP-TPC"]["R@10"] == pytest.approx(base.mean() + 0.05)  # the table: both seeds
+    c = {c["claim"]: c for c in table3_claims(data)}["TPC (mean) vs TTC"]
+    assert c["seeds"] == [0] and c["diff"] == 0.0 and c["verdict"] == "not shown"
+
+
 def test_table3_claims_test_the_papers_orderings(tmp_path):
     """Hand-built per-playlist values: TTC = WTC + 0.02 everywhere (the paper's sign,
     significant), TPC = TTC (no difference), fusion = TPC − 0.01 (the paper has fusion above

@@ -171,12 +171,12 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
                     tabulate([[c["dataset"], c["claim"], f"{c['b']} − {c['a']}",
                                f"{c['paper_diff']:+.4f}" if c["paper_diff"] is not None else "> 0",
                                f"{c['diff']:+.4f}", f"[{c['ci'][0]:+.4f}, {c['ci'][1]:+.4f}]", f"{c['p']:.3g}",
-                               f"{c['p_holm']:.3g}", c["verdict"]] for c in claims],
+                               f"{c['p_holm']:.3g}", c["verdict"], ", ".join(map(str, c["seeds"]))] for c in claims],
                              headers=["dataset", "ordering", "difference", "paper", "ours", "95% paired bootstrap",
-                                      "p (sign-flip)", "p (Holm)", "here"], tablefmt="github",
+                                      "p (sign-flip)", "p (Holm)", "here", "seeds"], tablefmt="github",
                              disable_numparse=True), ""]
-            notes.append(f"Orderings: per-playlist R@10 (seed-averaged where a row has several seeds), paired "
-                         f"over the same test playlists; two-sided sign-flip permutation tests, Holm-corrected "
+            notes.append(f"Orderings: per-playlist R@10, paired over the same test playlists and the same "
+                         f"training seeds (averaged over the seeds both rows have, column 'seeds'); two-sided sign-flip permutation tests, Holm-corrected "
                          f"over the {len(claims)} tests of this table; 'holds' = the difference has the paper's "
                          f"sign (its Table 3 on the dataset's paper column; LARP first in its Table 2) and "
                          f"p (Holm) < 0.05, 'reversed' = the opposite sign and p (Holm) < 0.05, 'not shown' "
@@ -197,6 +197,25 @@ def render_table3(results_dir: str | Path, profile: str | None = None, with_ci: 
 def _is_oracle(info: dict[str, Any]) -> bool:
     return "ground-truth" in (info.get("meta", {}).get("modalities") or ()) or \
         str(info.get("meta", {}).get("name", "")).startswith("oracle-")
+
+
+def _same_seed_values(ea: dict[str, Any], eb: dict[str, Any], metric: str,
+                      ) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
+    """Per-playlist ``metric`` of two Table-2 entries averaged over the training seeds both
+    have (a row trained with seeds 0-2 is compared with a one-seed row on seed 0 only, so a
+    difference never comes from averaging one side over more seeds); ``None`` when they
+    share no seed or not the same playlists."""
+    from benchmark.reports.tables import OUR_METRIC, seed_averaged
+
+    seeds = sorted(set(ea.get("seeds", [])) & set(eb.get("seeds", [])))
+    if not seeds:
+        return None
+    om = OUR_METRIC[metric]
+    pa, pb = (seed_averaged([x for x in e["records"] if x.get("status") == "ok" and x["cell"]["seed"] in seeds], om)
+              for e in (ea, eb))
+    if pa is None or pb is None or pa.shape != pb.shape:
+        return None
+    return pa, pb, seeds
 
 
 def table3_claims(data: dict[str, Any], metric: str = "R@10") -> list[dict[str, Any]]:
@@ -224,9 +243,10 @@ def table3_claims(data: dict[str, Any], metric: str = "R@10") -> list[dict[str, 
             eb = rows.get(b)
             if ea is None or eb is None:
                 continue
-            pa, pb = np.asarray(ea[metric + "_per_playlist"]), np.asarray(eb[metric + "_per_playlist"])
-            if len(pa) != len(pb):
+            paired = _same_seed_values(ea, eb, metric)
+            if paired is None:
                 continue
+            pa, pb, seeds = paired
             diff = pb - pa
             if a == "best other":
                 paper_diff = None  # the paper's Table 2 has LARP first: a positive difference
@@ -237,7 +257,8 @@ def table3_claims(data: dict[str, Any], metric: str = "R@10") -> list[dict[str, 
                 paper_sign = float(np.sign(paper_diff)) if paper_diff else None
             out.append({"dataset": d, "claim": claim, "a": best if a == "best other" else a, "b": b,
                         "diff": float(diff.mean()), "ci": tuple(float(x) for x in paired_bootstrap_ci(diff)[0]),
-                        "p": float(sign_flip_pvalues(diff)[0]), "paper_diff": paper_diff, "paper_sign": paper_sign})
+                        "p": float(sign_flip_pvalues(diff)[0]), "paper_diff": paper_diff, "paper_sign": paper_sign,
+                        "seeds": seeds})
     for c, ph in zip(out, holm([c["p"] for c in out]), strict=True):
         c["p_holm"] = float(ph)
         if ph >= 0.05 or c["diff"] == 0:
