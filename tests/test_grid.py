@@ -57,6 +57,15 @@ def test_result_file_carries_provenance(tmp_path, tiny_size, tiny_dataset):
     assert not list((tmp_path / "r").rglob(".*.json.*")), "temporary files left behind"
 
 
+def test_variants_of_one_encoder_are_fitted_and_embedded_apart(tmp_path, tiny_size, tiny_dataset):
+    """Two variants of an encoder in one process: each cell embeds with its own config (a
+    store keyed by encoder name alone gave every variant the first one's embeddings)."""
+    out = _grid(tmp_path / "r", encoders=["random"], variants=["dim=8", "dim=16"]).run()
+    assert len(out["ok"]) == 2
+    dims = {c.variant: read_record(c.path(tmp_path / "r"))["cost"]["embedding_dim"] for c in out["ok"]}
+    assert dims == {"dim=8": 8, "dim=16": 16}
+
+
 def test_finished_cells_are_skipped_and_resume(tmp_path, tiny_size, tiny_dataset):
     r = tmp_path / "r"
     first = _grid(r, recommenders=["itemknn"]).run()

@@ -180,7 +180,7 @@ class GridRunner:
         self.cfg = config.resolved()
         self._datasets: dict[str, Dataset] = {}
         self._queries: dict[tuple[str, str], QuerySet] = {}
-        self._stores: dict[tuple[str, str, int], EmbeddingStore] = {}
+        self._stores: dict[tuple[str, str, str, int, str | None], EmbeddingStore] = {}
         self._sources: dict[str, str] = {}  # label -> the dataset folder it stands for
         self._parameters: dict[str, int | None] = {}
         self._check_configs()
@@ -259,7 +259,9 @@ class GridRunner:
 
     def store(self, dataset: str, encoder: Encoder, seed: int,
               fit_dataset: str | None = None) -> EmbeddingStore:
-        key = (dataset, encoder.name, seed, fit_dataset)
+        # the config is part of the key: cells of one encoder with different overrides (a
+        # study's variants, e.g. Figure 4's n_seed) must not share a fitted encoder
+        key = (dataset, encoder.name, key_hash(encoder.cache_config()), seed, fit_dataset)
         if key not in self._stores:
             self._stores[key] = EmbeddingStore(
                 encoder, self.dataset(dataset), seed, progress=self.cfg.progress,
