@@ -246,11 +246,28 @@ def cmd_study_render(args: argparse.Namespace) -> int:
     from benchmark import studies
     from benchmark.reports.studies import render_study
 
-    _require_records(Path(args.results), args.profile)
-    for path, text in render_study(studies.get(args.name), args.profile, Path(args.results)):
-        print(text if path.suffix == ".md" else f"{text}")
-        if path.suffix == ".md":
-            print(f"(written to {path})")
+    results = Path(args.results)
+    _require_records(results, args.profile)
+    if args.name != "all":
+        chosen = [studies.get(args.name)]
+    else:  # every study whose outputs are already there, each file once (the first study declaring it)
+        chosen, claimed = [], set()
+        for study in studies.studies().values():
+            files = {o.file for o in study.outputs}
+            if files - claimed and any((results / args.profile / f).exists() for f in files):
+                chosen.append(study)
+            claimed |= files
+    for study in chosen:
+        for path, text in render_study(study, args.profile, results):
+            print(text if path.suffix == ".md" else f"{text}")
+            if path.suffix == ".md":
+                print(f"(written to {path})")
+    report = results / args.profile / "report.html"
+    if args.name == "all" and report.exists():
+        from benchmark.reports.html import write_report
+
+        write_report(results, args.profile, report)
+        print(f"wrote {report}")
     return 0
 
 
@@ -479,7 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes, one evaluated dataset each, every one pinned to its share of "
                         "the CPUs (default 1: one process, every CPU)")
     x.set_defaults(func=cmd_study_run)
-    x = stsub.add_parser("render", help="render a study's outputs from result records only")
+    x = stsub.add_parser("render", help="render a study's outputs from result records only ('all': every "
+                         "study with outputs in the profile's folder, then its report.html — run it before "
+                         "committing records)")
     x.add_argument("name")
     x.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     x.add_argument("--results", default="results")

@@ -49,7 +49,8 @@ def test_study_names_registered_parts(name):
         assert callable(renderer(output))
 
 
-@pytest.mark.parametrize("name", ["table1", "table2", "table2-folk21", "table3", "table4", "figures"])
+@pytest.mark.parametrize("name", ["table1", "table2", "table2-folk21", "table3", "table4", "figures", "ceilings",
+                                  "artist-gnn", "throughput"])
 def test_rendering_the_committed_quick_results_reproduces_the_committed_files(name, tmp_path):
     """Outputs are rendered from records only: the committed quick records give back the
     committed tables and figures byte for byte."""

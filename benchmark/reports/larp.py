@@ -90,7 +90,7 @@ def stage_summaries(results_dir: Path, profile: str, dataset: str, encoder: str)
     from benchmark.core.results import iter_results
 
     out = []
-    for path, rec in iter_results(results_dir, profile):
+    for _path, rec in iter_results(results_dir, profile):
         cell = rec.data.get("cell", {})
         if (cell.get("dataset"), cell.get("encoder"), cell.get("recommender")) != (dataset, encoder, "itemknn") \
                 or cell.get("variant") or cell.get("train_dataset") or rec.data.get("status") != "ok":
@@ -287,13 +287,24 @@ def figure4_data(results_dir: str | Path, profile: str | None = None,
     for g, by_n in groups.items():
         out[g] = {}
         for n, rs in sorted(by_n.items()):
-            entry: dict[str, Any] = {"seeds": len(rs), "ci": {}}
+            entry: dict[str, Any] = {"seeds": len(rs), "ci": {}, "stage3": _stage3_outcomes(rs)}
             for m in ("recall@10", "ndcg@10"):
                 entry[m] = float(np.mean([r["metrics"][m] for r in rs]))
                 if len(rs) == 1:
                     entry["ci"][m] = tuple(rs[0]["ci95"][m])
             out[g][n] = entry
     return out
+
+
+def _stage3_outcomes(records: list[dict[str, Any]]) -> str:
+    """``"kept 0/5 (patience)"`` per seed of stage 3 (TPC), from the records' encoder fit."""
+    out = []
+    for r in records:
+        stages = (r.get("encoder_fit") or {}).get("stages") or []
+        s3 = next((s for s in stages if s.get("stage") == 3), None)
+        if s3 and s3.get("best_epoch") is not None:
+            out.append(f"kept {s3['best_epoch']}/{s3.get('epochs_run', '?')} ({s3.get('stop_reason', '?')})")
+    return "; ".join(sorted(set(out)))
 
 
 def figure4(results_dir: str | Path, out_png: str | Path, profile: str | None = None) -> Path:
@@ -315,6 +326,11 @@ def figure4(results_dir: str | Path, out_png: str | Path, profile: str | None = 
                 ax.errorbar(ns, ys, yerr=err, marker="o", capsize=3, label=f"{ds} ({prof})")
             else:
                 ax.plot(ns, ys, marker="o", label=f"{ds} ({prof})")
+            if m == "recall@10":  # a flat curve often means stage 3 kept its start: say so
+                for n, y in zip(ns, ys):
+                    if by_n[n]["stage3"]:
+                        ax.annotate(by_n[n]["stage3"].replace(" (", "\n("), (n, y), textcoords="offset points",
+                                    xytext=(4, -18), fontsize=6, color="0.35")
         ax.set_xlabel("n_seed (TPC fusion, training)")
         ax.set_title(title)
         ax.set_xticks(sorted({n for by_n in data.values() for n in by_n}))
@@ -324,7 +340,8 @@ def figure4(results_dir: str | Path, out_png: str | Path, profile: str | None = 
     else:
         for ax in axes:
             ax.text(0.5, 0.5, "no figure4 results", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle("LARP sensitivity to the number of seed tracks in TPC (test split, ItemKNN)", fontsize=10)
+    fig.suptitle("LARP sensitivity to the number of seed tracks in TPC (test split, ItemKNN;\n"
+                 "grey: stage 3's kept epoch / epochs run (stop reason))", fontsize=10)
     return save_figure(fig, out_png, dpi=130)
 
 
