@@ -160,3 +160,18 @@ def test_report_in_headless_chromium():
 def test_sortable_script_is_present():
     page = build_report(ROOT / "results", "ci")
     assert "table.sortable" in page and page.count("<table class='sortable table2'") == 2
+
+
+def test_study_render_all_refreshes_only_existing_outputs_and_the_report(tmp_path, capsys):
+    """``larpbench study render all``: every study whose outputs exist in the profile's folder
+    is re-rendered (stale files rewritten), absent outputs stay absent, report.html follows."""
+    res = _small_results(tmp_path)
+    folder = res / "ci"
+    (folder / "synth-mpd" / "broken" / "itemknn" / "seed0.json").unlink()  # rendering refuses it
+    (folder / "table2.md").write_text("stale\n")
+    (folder / "report.html").write_text("stale\n")
+    assert main(["study", "render", "all", "--profile", "ci", "--results", str(res)]) == 0
+    capsys.readouterr()
+    assert (folder / "table2.md").read_text() != "stale\n" and "good" in (folder / "table2.md").read_text()
+    assert (folder / "report.html").read_text() == build_report(res, "ci")
+    assert not (folder / "table3.md").exists() and not (folder / "figure4.png").exists()
