@@ -140,17 +140,22 @@ def read_relations(dataset: Dataset, artists: set[str], oracle: str) -> list[tup
 
 def read_latents(dataset: Dataset, oracle: str) -> tuple[list[str], dict[str, np.ndarray]]:
     """Latent column names and ``track_id -> float64 vector`` of ``track_latents.csv``;
-    every track of the dataset must have one row."""
+    every track of the dataset must have one row. A view derived from a dataset (its
+    manifest has ``derived``, e.g. the artist task's artist-disjoint view) reads its parent's
+    file: rows of the tracks the view left out are skipped, not errors."""
     path = dataset.root / LATENTS_FILE
     header, rows = _read(dataset, LATENTS_FILE, ("track_id",), oracle)
     columns = [c for c in header if c != "track_id"]
     if not columns:
         raise DatasetError(f"{path}: no latent column besides track_id in header {header}")
     out: dict[str, np.ndarray] = {}
+    derived = bool(dataset.manifest.get("derived"))
     for line, row in rows:
         where = f"{path}, line {line}"
         tid = row["track_id"]
         if tid not in dataset.tracks:
+            if derived:
+                continue
             raise DatasetError(f"{where}: track_id {tid!r} is not in {dataset.root / 'tracks.csv'}")
         if tid in out:
             raise DatasetError(f"{where}: duplicate track_id {tid!r}")

@@ -88,6 +88,12 @@ class _LarpEncoder(Encoder):
         self.fit_report: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ protocol
+
+    @property
+    def selection_split(self) -> str:
+        """The split stage epochs are selected on (``config.selection_split`` or its model config's)."""
+        return str(self.larp_config["selection_split"])
+
     def output_dim(self) -> int:
         return int(self.larp_config["embed_dim"])
 

@@ -420,3 +420,31 @@ def test_an_encoder_that_reads_the_artist_graph_is_refused_as_features(tmp_path,
                            results_dir=tmp_path / "r")
     rec = read_record(path)
     assert status == "unavailable" and "hidden evaluation-evaluation relations" in rec["reason"]
+
+
+def test_a_trained_encoder_whose_config_leaves_the_selection_split_unset(tmp_path, monkeypatch):
+    """LARP's config holds ``selection_split: None`` ("from the model config"): the artist task's
+    fit on the artist-disjoint view asks the encoder which split it selects on (it failed with
+    "queries are built on a cold split, not 'None'")."""
+    monkeypatch.setenv("LARPBENCH_CACHE", str(tmp_path / "cache"))
+    from benchmark.harness.artist_task import Features
+
+    class _Unset(_SpyEncoder):
+        selection_split = "valid"
+
+        def __init__(self):
+            super().__init__()
+            self.config = {"selection_split": None}
+            self.validators = []
+
+        def fit(self, dataset, *, seed, workdir, validator=None):
+            self.validators.append(validator)
+            return super().fit(dataset, seed=seed, workdir=workdir, validator=validator)
+
+    ds = _dataset(tmp_path / "d")
+    g = load_artist_graph(ds)
+    spy = _Unset()
+    feats = Features(ds, g, _split([0, 1, 2, 3, 4], [5], [6, 7]), ArtistTask(datasets=("x",), features=("spy",)),
+                     "ci", progress=False, make_encoder=lambda name: spy)
+    x, _ = feats.part("spy", 0)
+    assert x.shape == (8, 3) and len(spy.validators) == 1 and callable(spy.validators[0])

@@ -253,3 +253,21 @@ def test_ceilings_study_runs_on_the_tiny_world(tiny_dataset, tmp_path, monkeypat
     assert r10["oracle-genre"] > r10["random"] and r10["melstats"] > r10["random"]
     text = (tmp_path / "ci" / "ceilings.md").read_text()
     assert all(f"| {e} " in text for e in CEILING_ENCODERS) and "### synth-mpd" in text
+
+
+def test_latents_of_an_artist_disjoint_view_skip_the_tracks_it_left_out(tmp_path):
+    """The artist task fits oracle-latent on ``without_artists(dataset, ...)``, which reads the
+    parent's track_latents.csv: rows of removed tracks are skipped there, while on the
+    dataset itself an unknown track id stays an error naming the line."""
+    from benchmark.core.artist_graph import without_artists
+    from encoders._oracle import read_latents
+
+    rows = [{"id": f"t{i}", "split": "test", "artist": a, "canonical_artist": a, "genre": "rock"}
+            for i, a in enumerate("ABA")]
+    ds = make_world(tmp_path / "w", rows, latents="track_id,z0\nt0,1\nt1,2\nt2,3\n")
+    view = without_artists(ds, ["B"])
+    columns, vectors = read_latents(view, "oracle-latent")
+    assert columns == ["z0"] and sorted(vectors) == ["t0", "t2"] and vectors["t2"].tolist() == [3.0]
+    ds2 = make_world(tmp_path / "w2", rows, latents="track_id,z0\nt0,1\nt1,2\nt2,3\nt9,4\n")
+    with pytest.raises(DatasetError, match=r"track_latents\.csv, line 5: track_id 't9' is not in"):
+        read_latents(ds2, "oracle-latent")
