@@ -494,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--quiet", action="store_true")
     x.add_argument("--jobs", type=_positive_int, default=1,
                    help="worker processes, one evaluated dataset each, every one pinned to its share of "
-                        "the CPUs (default 1: one process, every CPU)")
+                        "the CPUs (default 1: one process, every CPU); the artist task trains its "
+                        "single-threaded GNN runs in this many processes")
     x.set_defaults(func=cmd_study_run)
     x = stsub.add_parser("render", help="render a study's outputs from result records only ('all': every "
                          "study with outputs in the profile's folder, then its report.html — run it before "

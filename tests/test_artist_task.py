@@ -363,6 +363,33 @@ def test_study_run_writes_task_records_reuses_them_and_renders(tmp_path, tiny_da
     assert (tmp_path / "ci" / "artist_gnn.png").stat().st_size > 0
 
 
+def test_gnn_runs_in_worker_processes_give_the_same_records(tmp_path, tiny_dataset):
+    """``jobs=2`` trains the runs in spawned workers: every metric, curve and loss equals the
+    one-process run's (each run is single-threaded and seeded by its cell)."""
+    pytest.importorskip("torch_geometric")
+    from benchmark.core.results import iter_records
+    from benchmark.core.study import Study
+    from benchmark.harness.artist_task import measure
+
+    task = ArtistTask(datasets=("synth-mpd",), features=("random", "tags"), layers=(0, 2), seeds=(0,),
+                      sizes=(("ci", "tiny"),), model=(("steps", 10), ("eval_every", 5)))
+    study = Study(name="mini-artists", title="mini", measure="benchmark.harness.artist_task:measure", task=task)
+
+    def run(where: Path, jobs: int) -> dict[tuple, dict]:
+        out = measure(study, "ci", where, progress=False, fail_fast=True, jobs=jobs)
+        assert len(out["ok"]) == 4 and not out["failed"]
+        return {(r["cell"]["features"], r["cell"]["layers"]): r for r in iter_records(where, "ci", kinds=("task",))}
+
+    one, two = run(tmp_path / "one", 1), run(tmp_path / "two", 2)
+    assert one.keys() == two.keys()
+    for cell, rec in one.items():
+        other = two[cell]
+        assert rec["cell_key"] == other["cell_key"]
+        assert rec["metrics"] == other["metrics"], cell
+        assert rec["training"] == other["training"], cell
+        assert rec["per_query"] == other["per_query"], cell
+
+
 def test_an_unavailable_encoder_is_recorded_with_its_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("LARPBENCH_CACHE", str(tmp_path / "cache"))
     from benchmark.core.results import read_record

@@ -21,7 +21,7 @@ import dataclasses
 import functools
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -263,9 +263,24 @@ def record_path(results_dir: Path, profile: str, dataset: str, features: str, la
     return Path(results_dir) / profile / TASK / dataset / features / f"L{layers}" / f"seed{seed}.json"
 
 
-def run_one(feats: Features, label: str, layers: int, seed: int, *, dataset_label: str, profile: str,
-            results_dir: Path, gnn: GNNConfig | None = None) -> tuple[str, Path]:
-    """One record: dataset × feature set × layer count × seed (reused when its key matches)."""
+@dataclasses.dataclass
+class PlannedRun:
+    """A run whose record is missing or stale: its inputs, ready for the GNN."""
+
+    path: Path
+    key: str
+    base: dict[str, Any]
+    label: str
+    seed: int
+    cfg: GNNConfig
+    x: np.ndarray
+    infos: list[dict[str, Any]]
+
+
+def plan_run(feats: Features, label: str, layers: int, seed: int, *, dataset_label: str, profile: str,
+             results_dir: Path, gnn: GNNConfig | None = None) -> tuple[str, Path] | PlannedRun:
+    """``("cached", path)`` when the record's key matches, ``("unavailable", path)`` (record
+    written) when a part cannot be computed, else the :class:`PlannedRun` to train."""
     task, ds = feats.task, feats.dataset
     cfg = dataclasses.replace(gnn or GNNConfig(**dict(task.model)), layers=layers, k=task.k)
     path = record_path(results_dir, profile, dataset_label, label, layers, seed)
@@ -290,13 +305,17 @@ def run_one(feats: Features, label: str, layers: int, seed: int, *, dataset_labe
     except FeatureUnavailable as e:
         write_record(path, {**base, "status": "unavailable", "reason": str(e), "provenance": provenance.collect()})
         return "unavailable", path
-    t0 = time.perf_counter()
-    out = train_and_evaluate(x, feats.graph, feats.split, cfg, seed, graphs=feats.graphs)
+    return PlannedRun(path, key, base, label, seed, cfg, x, infos)
+
+
+def finish_run(feats: Features, run: PlannedRun, out: dict[str, Any], total_s: float) -> Path:
+    """Write ``run``'s record from :func:`train_and_evaluate`'s ``out``."""
+    task = feats.task
     test, valid = out["test"], out["valid"]
     names = feats.graph.artists
     n_targets = _target_counts(feats, "test")
-    write_record(path, {
-        **base, "status": "ok",
+    write_record(run.path, {
+        **run.base, "status": "ok",
         "metrics": {f"ndcg@{task.k}": test.mean, f"valid_ndcg@{task.k}": valid.mean,
                     "chance": chance_ndcg(n_targets, test.n_candidates, task.k)},
         "evaluation": {"k": test.k, "queries": test.n_queries, "queries_with_targets": test.n_with_targets,
@@ -305,14 +324,26 @@ def run_one(feats: Features, label: str, layers: int, seed: int, *, dataset_labe
                              "queries_with_targets": valid.n_with_targets, "candidates": valid.n_candidates,
                              "hidden_relations": valid.n_targets},
         "per_query": {"artists": [names[int(i)] for i in test.query_nodes], f"ndcg@{task.k}": test.ndcg},
-        "features": {"label": label, "dim": int(x.shape[1]), "parts": infos},
+        "features": {"label": run.label, "dim": int(run.x.shape[1]), "parts": run.infos},
         "training": {k: out[k] for k in ("best_step", "steps_run", "stop_reason", "valid_curve", "train_losses",
                                          "parameters")},
-        "wall_time_s": {"gnn_s": out["wall_s"], "total_s": time.perf_counter() - t0},
+        "wall_time_s": {"gnn_s": out["wall_s"], "total_s": total_s},
         "cpu_time_s": {"gnn_s": out["cpu_s"]},
         "provenance": provenance.collect(),
     })
-    return "ok", path
+    return run.path
+
+
+def run_one(feats: Features, label: str, layers: int, seed: int, *, dataset_label: str, profile: str,
+            results_dir: Path, gnn: GNNConfig | None = None) -> tuple[str, Path]:
+    """One record: dataset × feature set × layer count × seed (reused when its key matches)."""
+    planned = plan_run(feats, label, layers, seed, dataset_label=dataset_label, profile=profile,
+                       results_dir=results_dir, gnn=gnn)
+    if not isinstance(planned, PlannedRun):
+        return planned
+    t0 = time.perf_counter()
+    out = train_and_evaluate(planned.x, feats.graph, feats.split, planned.cfg, seed, graphs=feats.graphs)
+    return "ok", finish_run(feats, planned, out, time.perf_counter() - t0)
 
 
 def _target_counts(feats: Features, which: str) -> list[int]:
@@ -328,9 +359,14 @@ def prepare(dataset: Dataset, task: ArtistTask) -> tuple[ArtistGraph, ArtistSpli
 
 def measure(study: Study, profile: str, results_dir: str | Path, *, encoders: Sequence[str] | None = None,
             datasets: Sequence[str] | None = None, progress: bool = True,
-            fail_fast: bool = False) -> dict[str, list[str]]:
+            fail_fast: bool = False, jobs: int = 1) -> dict[str, list[str]]:
     """Run the study's :class:`ArtistTask` (``study.task``): every dataset × feature set ×
-    layer count × seed that is not finished; returns record labels by status."""
+    layer count × seed that is not finished; returns record labels by status.
+
+    Features (embeddings through the grid's cache, artist-disjoint fits) are computed in this
+    process; ``jobs > 1`` then trains the GNN runs in that many spawned worker processes (each
+    run uses ``GNNConfig.threads`` threads, one by default, so the numbers do not depend on
+    ``jobs``); this process writes each record as its run finishes."""
     from tqdm.auto import tqdm
 
     from benchmark.core.dataset import is_dataset_dir
@@ -352,15 +388,88 @@ def measure(study: Study, profile: str, results_dir: str | Path, *, encoders: Se
         feats = Features(ds, graph, split, task, profile, progress=progress)
         sets = expand_features(task.features, profile, encoders)
         runs = [(f, L, s) for f in sets for L in task.layers for s in task.seeds]
-        for features, layers, seed in tqdm(runs, desc=f"{TASK} {label}", unit="run", disable=not progress):
+        planned: list[tuple[str, PlannedRun]] = []
+        for features, layers, seed in tqdm(runs, desc=f"{TASK} {label} features", unit="run",
+                                           disable=not progress):
             what = f"{label} × {features} × {layers} layer(s) × seed {seed} [{profile}]"
             try:
-                status, _ = run_one(feats, features, layers, seed, dataset_label=label, profile=profile,
-                                    results_dir=Path(results_dir))
+                got = plan_run(feats, features, layers, seed, dataset_label=label, profile=profile,
+                               results_dir=Path(results_dir))
             except Exception:
                 if fail_fast:
                     raise
                 tqdm.write(f"FAILED {what}:\n{traceback.format_exc()}")
-                status = "failed"
+                outcome["failed"].append(what)
+                continue
+            if isinstance(got, PlannedRun):
+                planned.append((what, got))
+            else:
+                outcome[got[0]].append(what)
+        for what, status in _train_planned(feats, planned, jobs, label, progress, fail_fast):
             outcome[status].append(what)
     return outcome
+
+
+def _train_planned(feats: Features, planned: Sequence[tuple[str, PlannedRun]], jobs: int, label: str,
+                   progress: bool, fail_fast: bool) -> Iterator[tuple[str, str]]:
+    """Train ``planned`` runs (in ``jobs`` worker processes when > 1) and write their records;
+    yields ``(what, status)`` as each finishes."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(planned), desc=f"{TASK} {label} GNN", unit="run", disable=not progress)
+
+    def failed(what: str, tb: str) -> tuple[str, str]:
+        tqdm.write(f"FAILED {what}:\n{tb}")
+        return what, "failed"
+
+    workers = min(jobs, len(planned))
+    if workers <= 1:
+        for what, run in planned:
+            t0 = time.perf_counter()
+            try:
+                out = train_and_evaluate(run.x, feats.graph, feats.split, run.cfg, run.seed, graphs=feats.graphs)
+            except Exception:
+                if fail_fast:
+                    raise
+                yield failed(what, traceback.format_exc())
+            else:
+                finish_run(feats, run, out, time.perf_counter() - t0)
+                yield what, "ok"
+            bar.update()
+        bar.close()
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_init_gnn_worker, initargs=(feats.graph, feats.split)) as pool:
+        futures = {pool.submit(_train_in_worker, run.x, run.cfg, run.seed): (what, run) for what, run in planned}
+        for fut in as_completed(futures):
+            what, run = futures[fut]
+            try:
+                out, total_s = fut.result()
+            except Exception as e:  # the worker's traceback travels as the exception's cause
+                if fail_fast:
+                    for f in futures:
+                        f.cancel()
+                    raise
+                yield failed(what, "".join(traceback.format_exception(e)))
+            else:
+                finish_run(feats, run, out, total_s)
+                yield what, "ok"
+            bar.update()
+    bar.close()
+
+
+#: a GNN worker's graph, split and task graphs (set once per worker by _init_gnn_worker)
+_WORKER: dict[str, Any] = {}
+
+
+def _init_gnn_worker(graph: ArtistGraph, split: ArtistSplit) -> None:
+    _WORKER.update(graph=graph, split=split, graphs=TaskGraphs.of(graph, split))
+
+
+def _train_in_worker(x: np.ndarray, cfg: GNNConfig, seed: int) -> tuple[dict[str, Any], float]:
+    t0 = time.perf_counter()
+    out = train_and_evaluate(x, _WORKER["graph"], _WORKER["split"], cfg, seed, graphs=_WORKER["graphs"])
+    return out, time.perf_counter() - t0

@@ -74,7 +74,8 @@ def run_study(study: Study, profile: str, results_dir: str | Path = "results", *
         module, _, name = study.measure.partition(":")
         fn = getattr(importlib.import_module(module), name)
         accepted = inspect.signature(fn).parameters
-        extra = {k: v for k, v in (("datasets", datasets), ("fail_fast", fail_fast)) if k in accepted}
+        extra = {k: v for k, v in (("datasets", datasets), ("fail_fast", fail_fast), ("jobs", jobs))
+                 if k in accepted}
         measured = fn(study, profile, results_dir, encoders=encoders, progress=progress, **extra)
         if isinstance(measured, dict):  # a task's runs by status (the artist task)
             for status, runs in measured.items():
