@@ -121,6 +121,13 @@ class Encoder(Configurable):
         """The config without :attr:`runtime_keys`: what cache and result keys hash."""
         return {k: v for k, v in self.config.items() if k not in self.runtime_keys}
 
+    @property
+    def selection_split(self) -> str:
+        """The split :meth:`fit` selects checkpoints on (the validator it is given scores it):
+        ``config["selection_split"]`` where the encoder has one, else ``"valid"``. An encoder
+        whose config may leave it unset (LARP: "from its model config") overrides this."""
+        return str(self.config.get("selection_split") or "valid")
+
     def output_dim(self) -> int:
         assert self.meta is not None
         if self.meta.dim is None:

@@ -411,3 +411,13 @@ def test_logmel_stft_equals_torch_stft():
                          center=True, pad_mode="reflect", return_complex=True)
         torch.testing.assert_close(m.stft(x), ref, rtol=1e-4, atol=1e-4)
         assert m(x).shape == (3, 32, m.n_frames(8000))
+
+
+@pytest.mark.parametrize(("name", "config", "expected"), [
+    ("melstats", {}, "valid"),  # no selection_split in its config: the protocol's default
+    ("larp", {"selection_split": None}, "valid"),  # unset: LARP reads its model config's
+    ("larp", {"selection_split": "test"}, "test"),
+])
+def test_an_encoder_says_which_split_it_selects_on(name, config, expected):
+    enc = REGISTRY.get(name)(config)
+    assert enc.selection_split == expected

@@ -99,10 +99,7 @@ class EmbeddingStore:
         if self.encoder.meta.trains:
             self.workdir.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
-            # an encoder whose config leaves the split unset (None: LARP's "from model_config")
-            # says which one it uses through ``selection_split``
-            split = str(self.encoder.config.get("selection_split")
-                        or getattr(self.encoder, "selection_split", None) or "valid")
+            split = self.encoder.selection_split
             report = self.encoder.fit(self.fit_dataset, seed=self.seed, workdir=self.workdir,
                                       validator=encoder_validator(self.fit_dataset, split)) or {}
             self.timings["fit_s"] = time.perf_counter() - t0
