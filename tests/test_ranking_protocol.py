@@ -129,6 +129,19 @@ def test_topk_matches_reference_at_block_sizes():
         np.testing.assert_array_equal(topk_masked(scores, masks, 40), _reference_topk(scores, masks, 40))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_topk_matches_reference_with_many_groups_per_block(dtype):
+    """Short masks and a small k on long rows: blocks of several cache-line groups (float32:
+    16 columns each, float64: 8), ties at the threshold, -inf entries and a tail of columns
+    outside every block."""
+    rng = np.random.default_rng(2)
+    for m, k, values in ((30_011, 5, 7), (30_011, 5, 10**6), (61_440, 3, 2), (12_345, 1, 10**6)):
+        scores = rng.integers(0, values, size=(6, m)).astype(dtype)
+        scores[rng.random((6, m)) < 0.01] = -np.inf
+        masks = [rng.choice(m, size=int(rng.integers(0, 11)), replace=False) for _ in range(6)]
+        np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))
+
+
 @pytest.mark.parametrize("threads", [2, 3, 7])
 def test_topk_on_threads_matches_the_reference(threads):
     """Row ranges on several threads (uneven cuts, ties, masks, -inf) give the reference's answer,
@@ -151,3 +164,42 @@ def test_topk_leaves_scores_untouched():
     before = scores.copy()
     topk_masked(scores, [np.array([5]), np.array([0, 1])], 3)
     np.testing.assert_array_equal(scores, before)
+
+
+@pytest.mark.parametrize(("m", "k"), [(50, 10), (30_011, 5), (4_097, 40)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_topk_refuses_nan_and_plus_inf_wherever_they_are(m, k, bad):
+    """Short rows (every entry a candidate) and long rows (NaN/+inf found through the block
+    maxima): a bad value in any column, the tail after the runs included, is reported with its
+    row; -inf elsewhere is a masked candidate."""
+    from benchmark.core.ranking import NonFiniteScores
+
+    rng = np.random.default_rng(m)
+    n = 40
+    for col in [0, m - 1, m // 2, m // 7 - 1, *rng.integers(0, m, 12)]:  # m // 7 - 1: past the last block
+        scores = rng.standard_normal((n, m)).astype(np.float32)
+        scores[:, 1] = -np.inf
+        row = int(rng.integers(0, n))
+        scores[row, col] = bad
+        masks = [rng.choice(m, 3, replace=False) for _ in range(n)]
+        for threads in (1, 2):
+            with pytest.raises(NonFiniteScores, match=f"row {row} ") as err:
+                topk_masked(scores, masks, k, threads=threads)
+            assert err.value.row == row
+        scores[row, col] = 0.0
+        np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))
+
+
+def test_rank_names_the_query_whose_scores_are_nan():
+    rng = np.random.default_rng(0)
+    cand = rng.standard_normal((500, 8)).astype(np.float32)
+    seeds = [rng.choice(500, 3, replace=False) for _ in range(300)]
+
+    def score(chunk, c):
+        s = np.stack([c[x].mean(axis=0) for x in chunk]) @ c.T
+        if len(chunk) == 300 - 256:  # the second batch: its 5th query is query 260
+            s[4, 17] = np.nan
+        return s
+
+    with pytest.raises(FloatingPointError, match=r"for query 260$"):
+        rank(score, seeds, cand, k=10)

@@ -18,9 +18,22 @@ from benchmark.core.runtime import cpu_count
 
 ScoreFn = Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray]
 
+
+class NonFiniteScores(FloatingPointError):
+    """A row of scores holds NaN or ``+inf``; ``row`` is its number in the batch."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__(f"scores of row {row} hold NaN or +inf")
+        self.row = row
+
 #: blocks per row per kept entry in :func:`topk_masked` (more blocks: a tighter threshold,
-#: fewer entries read in the last pass, a slower first pass; 8 measured best at 100,000)
+#: fewer entries read in the last pass, a slower threshold; 8 measured best at 100,000)
 _BLOCKS_PER_KEPT = 8
+
+#: contiguous runs of a row folded by :func:`topk_masked`'s one full read (more runs: a
+#: smaller column maximum to scan, more entries gathered per selected column; 5-10 measured
+#: alike at 100,000)
+_RUNS = 7
 
 
 #: rows per range below which :func:`topk_masked` stays on one thread
@@ -42,17 +55,21 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads
 
     Returns int64 ``[n_rows, k]`` ordered by (score descending, index ascending). If a row
     has fewer than ``k`` unmasked candidates, the tail is filled with -1. Scores of
-    ``-inf`` count as masked; scores must not be NaN. ``scores`` is neither copied nor
+    ``-inf`` count as masked; NaN and ``+inf`` raise :class:`NonFiniteScores`. ``scores`` is neither copied nor
     modified.
 
-    Exact by construction, in three vectorised passes over the batch: (1) the maximum of
-    each of ``nb`` blocks of a row (block ``b``: the columns ``b, b + nb, b + 2 nb, ...``); (2) the threshold ``tau``, the ``k + L``-th
-    largest block maximum (``L``: the longest mask), so at least ``k + L`` entries of the
-    row are ``>= tau``; (3) every entry ``>= tau``, found by one comparison of the
-    batch with the rows' thresholds. Those entries hold every unmasked candidate at least as large as
-    the k-th best, ties at the k-th value included, so one sort of them by (row, score
-    descending, index ascending) gives the answer: the result never depends on how a
-    selection algorithm orders ties.
+    Exact by construction, with one full read of the batch. A row's first ``W * C`` columns
+    are ``W`` contiguous runs of ``C`` (the last ``m - W * C < W`` columns are read directly).
+    (1) ``col_max[c]``, the maximum of column ``c`` of every run (an element-wise maximum of
+    the ``W`` runs: the one full read); (2) the maxima of ``nb`` blocks of ``col_max`` and the
+    threshold ``tau``, the ``k + L``-th largest of them (``L``: the longest mask), so at
+    least ``k + L`` entries of the row are ``>= tau``; (3) every entry ``>= tau``: it lies in
+    a column with ``col_max >= tau``, so only those columns' ``W`` entries are read. Those
+    entries hold every unmasked candidate at least as large as the k-th best, ties at the
+    k-th value included, so one sort of them by (row, score descending, index ascending)
+    gives the answer: the result never depends on how a selection algorithm orders ties.
+    NaN and ``+inf`` propagate into the block maxima, so they are found without a further
+    pass.
     """
     s = np.ascontiguousarray(scores, dtype=np.result_type(scores.dtype, np.float32))
     n, m = s.shape
@@ -80,31 +97,47 @@ def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: in
         raise IndexError(f"mask of row {bad} holds an index outside 0..{m - 1}")
     mask_cols = np.where(mask_cols < 0, mask_cols + m, mask_cols)
     kp = k + int(lens.max())
-    if kp >= m:  # small rows: every entry is a candidate
-        rows = np.repeat(np.arange(n, dtype=np.int64), m)
-        cols = np.tile(np.arange(m, dtype=np.int64), n)
+    flat_s = s.reshape(-1)
+    if kp * _BLOCKS_PER_KEPT >= m:  # short rows: every entry is a candidate
+        bad = ~(s < np.inf).all(axis=1)  # NaN or +inf
+        if bad.any():
+            raise NonFiniteScores(first_row + int(np.argmax(bad)))
+        flat, vals = np.arange(n * m, dtype=np.int64), flat_s
     else:
-        nb = min(m, _BLOCKS_PER_KEPT * kp)
-        width = m // nb
-        body = nb * width
-        # block b of a row holds its columns b, b + nb, b + 2 nb, ...: the block maxima are
-        # then an element-wise maximum of contiguous runs of nb entries (vectorised), where
-        # contiguous blocks would need a short reduction per block (about 5x slower)
-        block_max = s[:, :body].reshape(n, width, nb).max(axis=1)
+        n_runs = max(1, min(_RUNS, m // (_BLOCKS_PER_KEPT * kp)))
+        c = m // n_runs
+        body = n_runs * c
+        col_max = s[:, :body].reshape(n, n_runs, c).max(axis=1)
+        nb = _BLOCKS_PER_KEPT * kp
+        in_blocks = c // nb * nb
+        block_max = col_max[:, :in_blocks].reshape(n, c // nb, nb).max(axis=1)
+        # NaN or +inf anywhere in the row's body (they propagate into the maxima)
+        bad = ~((block_max < np.inf).all(axis=1) & (col_max[:, in_blocks:] < np.inf).all(axis=1))
+        if bad.any():
+            raise NonFiniteScores(first_row + int(np.argmax(bad)))
         tau = np.partition(block_max, nb - kp, axis=1)[:, nb - kp]
-        # one comparison of the whole batch (the last m % nb columns, in no block, included)
-        # and a flat index pass: cheaper than gathering the selected interleaved blocks,
-        # whose entries lie nb apart (a cache line each), or than a 2-D np.nonzero
-        hit = np.flatnonzero(s >= tau[:, None])
-        rows = hit // m
-        cols = hit - rows * m
-    vals = s[rows, cols]
+        # the columns whose maximum reaches tau (flat index pass: cheaper than a 2-D
+        # np.nonzero), then their entries in each run
+        hit = np.flatnonzero(col_max >= tau[:, None])
+        c_rows = hit // c
+        flat = (hit + c_rows * (m - c))[:, None] + c * np.arange(n_runs)  # row * m + column
+        got = flat_s.take(flat)
+        sel = got >= tau[c_rows, None]
+        flat, vals = flat[sel], got[sel]
+        if body < m:  # the last m - body columns, in no run
+            tail = (np.arange(n)[:, None] * m + np.arange(body, m)).ravel()
+            t_vals = flat_s.take(tail)
+            if not (t_vals < np.inf).all():
+                raise NonFiniteScores(first_row + int(tail[~(t_vals < np.inf)][0] // m))
+            t_sel = t_vals >= np.repeat(tau, m - body)
+            flat, vals = np.concatenate([flat, tail[t_sel]]), np.concatenate([vals, t_vals[t_sel]])
+    rows = flat // m
+    cols = flat - rows * m
     keep = vals > -np.inf
-    if mask_cols.size:  # drop masked candidates: binary search in the sorted masked keys
+    if mask_cols.size:  # drop masked candidates: binary search in the sorted masked keys (row * m + column)
         masked = np.sort(np.repeat(np.arange(n, dtype=np.int64), lens) * m + mask_cols)
-        keys = rows * m + cols
-        at = np.minimum(np.searchsorted(masked, keys), masked.size - 1)
-        keep &= masked[at] != keys
+        at = np.minimum(np.searchsorted(masked, flat), masked.size - 1)
+        keep &= masked[at] != flat
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
     order = np.lexsort((cols, -vals, rows))
     rows, cols = rows[order], cols[order]
@@ -114,23 +147,21 @@ def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: in
     return out
 
 
-def _all_finite(s: np.ndarray) -> bool:
-    """``np.isfinite(s).all()`` without its boolean temporary when the sum is finite (a
-    NaN or infinity anywhere makes the sum non-finite; a finite overflow takes the slow check)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(s.sum())) or bool(np.isfinite(s).all())
-
-
 def rank(score_fn: ScoreFn, seeds: Sequence[np.ndarray], candidate_vectors: np.ndarray,
          k: int = 40, batch_size: int = 256) -> np.ndarray:
-    """Score queries in batches of ``batch_size`` and keep the masked top-``k`` of each."""
+    """Score queries in batches of ``batch_size`` and keep the masked top-``k`` of each.
+
+    A ``-inf`` score excludes its candidate (as a mask does); NaN or ``+inf`` scores raise
+    :class:`FloatingPointError` naming the query (found by :func:`topk_masked`'s one read of
+    each batch, without a separate finiteness pass)."""
     rows = []
     for start in range(0, len(seeds), batch_size):
         chunk = seeds[start:start + batch_size]
         s = np.asarray(score_fn(chunk, candidate_vectors))
         if s.shape != (len(chunk), candidate_vectors.shape[0]):
             raise ValueError(f"score() returned shape {s.shape}, expected {(len(chunk), candidate_vectors.shape[0])}")
-        if not _all_finite(s):
-            raise FloatingPointError("score() returned NaN or infinite scores")
-        rows.append(topk_masked(s, chunk, k))
+        try:
+            rows.append(topk_masked(s, chunk, k))
+        except NonFiniteScores as e:
+            raise FloatingPointError(f"score() returned NaN or +inf scores for query {start + e.row}") from None
     return np.concatenate(rows) if rows else np.zeros((0, k), dtype=np.int64)
