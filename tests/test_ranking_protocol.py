@@ -203,3 +203,19 @@ def test_rank_names_the_query_whose_scores_are_nan():
 
     with pytest.raises(FloatingPointError, match=r"for query 260$"):
         rank(score, seeds, cand, k=10)
+
+
+@pytest.mark.parametrize("m", [300, 20_011])
+def test_topk_orders_signed_zeros_subnormals_and_negatives_like_the_reference(m):
+    """The one-key sort of float32 scores (sign, exponent and mantissa bits) agrees with
+    comparing floats: -0.0 ties with +0.0 (the lower column first), subnormals and negative
+    values keep their order."""
+    rng = np.random.default_rng(m)
+    values = np.array([-0.0, 0.0, 1e-40, -1e-40, -1.5, 1.5, -3.0e38, 3.0e38, -np.inf, 2.0, -2.0],
+                      dtype=np.float32)
+    low = np.array([-0.0, 0.0, -1e-40, -1.5, -np.inf], dtype=np.float32)  # the zeros lead these rows
+    scores = np.concatenate([values[rng.integers(0, len(values), size=(5, m))],
+                             low[rng.integers(0, len(low), size=(4, m))]])
+    masks = [rng.choice(m, size=int(rng.integers(0, 20)), replace=False) for _ in range(9)]
+    for k in (1, 40):
+        np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))

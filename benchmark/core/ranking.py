@@ -139,12 +139,34 @@ def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: in
         at = np.minimum(np.searchsorted(masked, flat), masked.size - 1)
         keep &= masked[at] != flat
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
-    order = np.lexsort((cols, -vals, rows))
-    rows, cols = rows[order], cols[order]
+    rows, cols = _sort_by_row_score_index(rows, cols, vals, n, m)
     pos = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n))[rows]
     first = pos < k
     out[rows[first], pos[first]] = cols[first]
     return out
+
+
+def _sort_by_row_score_index(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int,
+                             m: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` and ``cols`` ordered by (row, score descending, column ascending).
+
+    float32 scores with row and column numbers that fit beside them in 64 bits are sorted as
+    one unsigned key (row | descending order of the score's bits | column), one ``np.sort``
+    of distinct keys; otherwise ``np.lexsort`` of the three. Equal scores get equal bits
+    (``-0.0`` is made ``+0.0`` first), so ties fall to the column either way."""
+    row_bits, col_bits = max(1, (n - 1).bit_length()), max(1, (m - 1).bit_length())
+    if vals.dtype != np.float32 or row_bits + 32 + col_bits > 64:
+        order = np.lexsort((cols, -vals, rows))
+        return rows[order], cols[order]
+    bits = (vals + np.float32(0.0)).view(np.uint32).astype(np.uint64)  # -0.0 + 0.0 = +0.0
+    negative = bits >> np.uint64(31) == 1
+    # ascending order of the floats as unsigned integers, then reversed for descending
+    ascending = np.where(negative, ~bits & np.uint64(0xFFFFFFFF), bits | np.uint64(0x80000000))
+    descending = np.uint64(0xFFFFFFFF) - ascending
+    key = np.sort((rows.astype(np.uint64) << np.uint64(32 + col_bits)) | (descending << np.uint64(col_bits))
+                  | cols.astype(np.uint64))
+    return ((key >> np.uint64(32 + col_bits)).astype(np.int64),
+            (key & np.uint64((1 << col_bits) - 1)).astype(np.int64))
 
 
 def rank(score_fn: ScoreFn, seeds: Sequence[np.ndarray], candidate_vectors: np.ndarray,
