@@ -255,6 +255,9 @@ class _SpyEncoder:
         self.name, self.config = "spy", {}
         self.seen: set[str] = set()
 
+    #: the split fit() selects on (``Encoder.selection_split``)
+    selection_split = "valid"
+
     def cache_config(self):
         return {}
 
