@@ -131,9 +131,9 @@ def test_topk_matches_reference_at_block_sizes():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_topk_matches_reference_with_many_groups_per_block(dtype):
-    """Short masks and a small k on long rows: blocks of several cache-line groups (float32:
-    16 columns each, float64: 8), ties at the threshold, -inf entries and a tail of columns
-    outside every block."""
+    """Short masks and a small k on long rows: several contiguous runs per row (up to 7) and
+    column maxima wider than the blocks, in float32 and float64, with ties at the threshold,
+    -inf entries and a tail of columns outside every run."""
     rng = np.random.default_rng(2)
     for m, k, values in ((30_011, 5, 7), (30_011, 5, 10**6), (61_440, 3, 2), (12_345, 1, 10**6)):
         scores = rng.integers(0, values, size=(6, m)).astype(dtype)

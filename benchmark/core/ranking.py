@@ -26,6 +26,7 @@ class NonFiniteScores(FloatingPointError):
         super().__init__(f"scores of row {row} hold NaN or +inf")
         self.row = row
 
+
 #: blocks per row per kept entry in :func:`topk_masked` (more blocks: a tighter threshold,
 #: fewer entries read in the last pass, a slower threshold; 8 measured best at 100,000)
 _BLOCKS_PER_KEPT = 8
@@ -127,8 +128,9 @@ def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: in
         if body < m:  # the last m - body columns, in no run
             tail = (np.arange(n)[:, None] * m + np.arange(body, m)).ravel()
             t_vals = flat_s.take(tail)
-            if not (t_vals < np.inf).all():
-                raise NonFiniteScores(first_row + int(tail[~(t_vals < np.inf)][0] // m))
+            t_bad = ~(t_vals < np.inf)  # NaN or +inf
+            if t_bad.any():
+                raise NonFiniteScores(first_row + int(tail[t_bad][0] // m))
             t_sel = t_vals >= np.repeat(tau, m - body)
             flat, vals = np.concatenate([flat, tail[t_sel]]), np.concatenate([vals, t_vals[t_sel]])
     rows = flat // m

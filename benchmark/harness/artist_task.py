@@ -341,9 +341,16 @@ def run_one(feats: Features, label: str, layers: int, seed: int, *, dataset_labe
                        results_dir=results_dir, gnn=gnn)
     if not isinstance(planned, PlannedRun):
         return planned
+    return "ok", finish_run(feats, planned, *_timed_training(planned.x, planned.cfg, planned.seed, feats.graph,
+                                                            feats.split, feats.graphs))
+
+
+def _timed_training(x: np.ndarray, cfg: GNNConfig, seed: int, graph: ArtistGraph, split: ArtistSplit,
+                    graphs: TaskGraphs) -> tuple[dict[str, Any], float]:
+    """:func:`train_and_evaluate`'s output and its wall seconds (in this process or a worker)."""
     t0 = time.perf_counter()
-    out = train_and_evaluate(planned.x, feats.graph, feats.split, planned.cfg, seed, graphs=feats.graphs)
-    return "ok", finish_run(feats, planned, out, time.perf_counter() - t0)
+    out = train_and_evaluate(x, graph, split, cfg, seed, graphs=graphs)
+    return out, time.perf_counter() - t0
 
 
 def _target_counts(feats: Features, which: str) -> list[int]:
@@ -425,15 +432,14 @@ def _train_planned(feats: Features, planned: Sequence[tuple[str, PlannedRun]], j
     workers = min(jobs, len(planned))
     if workers <= 1:
         for what, run in planned:
-            t0 = time.perf_counter()
             try:
-                out = train_and_evaluate(run.x, feats.graph, feats.split, run.cfg, run.seed, graphs=feats.graphs)
+                out, total_s = _timed_training(run.x, run.cfg, run.seed, feats.graph, feats.split, feats.graphs)
             except Exception:
                 if fail_fast:
                     raise
                 yield failed(what, traceback.format_exc())
             else:
-                finish_run(feats, run, out, time.perf_counter() - t0)
+                finish_run(feats, run, out, total_s)
                 yield what, "ok"
             bar.update()
         bar.close()
@@ -470,6 +476,4 @@ def _init_gnn_worker(graph: ArtistGraph, split: ArtistSplit) -> None:
 
 
 def _train_in_worker(x: np.ndarray, cfg: GNNConfig, seed: int) -> tuple[dict[str, Any], float]:
-    t0 = time.perf_counter()
-    out = train_and_evaluate(x, _WORKER["graph"], _WORKER["split"], cfg, seed, graphs=_WORKER["graphs"])
-    return out, time.perf_counter() - t0
+    return _timed_training(x, cfg, seed, _WORKER["graph"], _WORKER["split"], _WORKER["graphs"])
