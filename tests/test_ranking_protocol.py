@@ -131,9 +131,9 @@ def test_topk_matches_reference_at_block_sizes():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_topk_matches_reference_with_many_groups_per_block(dtype):
-    """Short masks and a small k on long rows: several contiguous runs per row (up to 7) and
-    column maxima wider than the blocks, in float32 and float64, with ties at the threshold,
-    -inf entries and a tail of columns outside every run."""
+    """Short masks and a small k on long rows: many blocks and groups of blocks per kept entry,
+    in float32 and float64, with ties at the threshold, -inf entries (blocks the kernel looks
+    at for NaN and passes) and a tail of columns outside every block."""
     rng = np.random.default_rng(2)
     for m, k, values in ((30_011, 5, 7), (30_011, 5, 10**6), (61_440, 3, 2), (12_345, 1, 10**6)):
         scores = rng.integers(0, values, size=(6, m)).astype(dtype)
@@ -143,11 +143,14 @@ def test_topk_matches_reference_with_many_groups_per_block(dtype):
 
 
 @pytest.mark.parametrize("threads", [2, 3, 7])
-def test_topk_on_threads_matches_the_reference(threads):
-    """Row ranges on several threads (uneven cuts, ties, masks, -inf) give the reference's answer,
-    and a bad mask is reported with its row number in the whole batch."""
+def test_topk_on_threads_matches_the_reference(threads, monkeypatch):
+    """Chunks of rows taken by several threads (uneven last chunk, ties, masks, -inf) give the
+    reference's answer, and a bad mask is reported with its row number in the whole batch."""
+    from benchmark.core import ranking
+
     rng = np.random.default_rng(threads)
     n, m = 250, 3_001
+    monkeypatch.setattr(ranking, "_CHUNK_ENTRIES", 7 * m)  # 36 chunks of 7 rows
     scores = rng.integers(0, 20, size=(n, m)).astype(np.float32)
     scores[rng.random((n, m)) < 0.05] = -np.inf
     masks = [rng.choice(m, size=int(rng.integers(0, 80)), replace=False) for _ in range(n)]
@@ -166,28 +169,49 @@ def test_topk_leaves_scores_untouched():
     np.testing.assert_array_equal(scores, before)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("m", "k"), [(50, 10), (30_011, 5), (4_097, 40)])
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_topk_refuses_nan_and_plus_inf_wherever_they_are(m, k, bad):
-    """Short rows (every entry a candidate) and long rows (NaN/+inf found through the block
-    maxima): a bad value in any column, the tail after the runs included, is reported with its
-    row; -inf elsewhere is a masked candidate."""
+@pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf], ids=["nan", "negative-nan", "inf"])
+def test_topk_refuses_nan_and_plus_inf_wherever_they_are(m, k, bad, dtype, monkeypatch):
+    """Short rows (every entry a candidate) and long rows (NaN of either sign found through the
+    blocks' magnitude bits, +inf in the block with the largest key): a bad value in any column,
+    a masked one or the tail after the last block included, is reported with its row, the first
+    one when a later row is bad too, across chunks and threads; -inf elsewhere is a masked
+    candidate."""
+    from benchmark.core import ranking
     from benchmark.core.ranking import NonFiniteScores
 
+    monkeypatch.setattr(ranking, "_CHUNK_ENTRIES", 3 * m)  # chunks of 3 rows
     rng = np.random.default_rng(m)
     n = 40
-    for col in [0, m - 1, m // 2, m // 7 - 1, *rng.integers(0, m, 12)]:  # m // 7 - 1: past the last block
-        scores = rng.standard_normal((n, m)).astype(np.float32)
+    for col in [0, 1, m - 1, m // 2, m // 64 * 64 - 1, *rng.integers(0, m, 8)]:
+        scores = rng.standard_normal((n, m)).astype(dtype)
         scores[:, 1] = -np.inf
-        row = int(rng.integers(0, n))
+        row = int(rng.integers(0, n - 1))
         scores[row, col] = bad
+        scores[n - 1, (col + 1) % m] = bad  # a later bad row: the first one is named
         masks = [rng.choice(m, 3, replace=False) for _ in range(n)]
+        masks[row][0] = col  # masking a column does not hide its NaN or +inf
         for threads in (1, 2):
             with pytest.raises(NonFiniteScores, match=f"row {row} ") as err:
                 topk_masked(scores, masks, k, threads=threads)
             assert err.value.row == row
-        scores[row, col] = 0.0
+        scores[row, col] = scores[n - 1, (col + 1) % m] = 0.0
         np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_topk_threshold_at_zero_keeps_negative_zeros(dtype):
+    """A threshold of +0.0 on long rows: blocks holding only -0.0 (whose largest key is below
+    +0.0's) still reach it, so -0.0 ties with +0.0 and the lower columns come first."""
+    m, k = 20_011, 40
+    scores = np.full((2, m), -1.0, dtype=dtype)
+    scores[:, :64] = -0.0  # block 0: only -0.0
+    scores[:, 256 * np.arange(1, 60) + 100] = 0.0  # +0.0 in 59 groups of blocks: the threshold is +0.0
+    masks = [np.array([], dtype=np.int64), np.array([3, 300])]
+    want = _reference_topk(scores, masks, k)
+    assert want[0].tolist() == list(range(40))
+    np.testing.assert_array_equal(topk_masked(scores, masks, k), want)
 
 
 def test_rank_names_the_query_whose_scores_are_nan():
@@ -207,9 +231,9 @@ def test_rank_names_the_query_whose_scores_are_nan():
 
 @pytest.mark.parametrize("m", [300, 20_011])
 def test_topk_orders_signed_zeros_subnormals_and_negatives_like_the_reference(m):
-    """The one-key sort of float32 scores (sign, exponent and mantissa bits) agrees with
-    comparing floats: -0.0 ties with +0.0 (the lower column first), subnormals and negative
-    values keep their order."""
+    """Comparing scores through their bits (the kernel's keys) agrees with comparing floats:
+    -0.0 ties with +0.0 (the lower column first), subnormals and negative values keep their
+    order."""
     rng = np.random.default_rng(m)
     values = np.array([-0.0, 0.0, 1e-40, -1e-40, -1.5, 1.5, -3.0e38, 3.0e38, -np.inf, 2.0, -2.0],
                       dtype=np.float32)

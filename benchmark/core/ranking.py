@@ -27,18 +27,9 @@ class NonFiniteScores(FloatingPointError):
         self.row = row
 
 
-#: blocks per row per kept entry in :func:`topk_masked` (more blocks: a tighter threshold,
-#: fewer entries read in the last pass, a slower threshold; 8 measured best at 100,000)
-_BLOCKS_PER_KEPT = 8
-
-#: contiguous runs of a row folded by :func:`topk_masked`'s one full read (more runs: a
-#: smaller column maximum to scan, more entries gathered per selected column; 5-10 measured
-#: alike at 100,000)
-_RUNS = 7
-
-
-#: rows per range below which :func:`topk_masked` stays on one thread
-_MIN_ROWS_PER_THREAD = 32
+#: scores per chunk of rows that one thread ranks at a time in :func:`topk_masked`
+#: (2**21: 20 rows of 100,000 candidates, about a millisecond of work)
+_CHUNK_ENTRIES = 1 << 21
 
 
 @functools.cache
@@ -50,125 +41,80 @@ def _pool() -> ThreadPoolExecutor:
 def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads: int | None = None) -> np.ndarray:
     """Top-``k`` candidate indices per row of ``scores`` after excluding ``masks[row]``.
 
-    Rows are independent, so large batches are cut into ``threads`` row ranges (default: the
-    CPUs this process may use) ranked on a pool of one thread per CPU (numpy releases the GIL
-    in its passes); the result is the same for any number of ranges.
+    Rows are independent: they are ranked in chunks of rows that ``threads`` threads (default:
+    the CPUs this process may use; the calling thread and pool threads) take in turn, so a
+    thread that starts late takes fewer chunks; the result is the same for any number of
+    threads (the compiled kernel releases the GIL).
 
     Returns int64 ``[n_rows, k]`` ordered by (score descending, index ascending). If a row
     has fewer than ``k`` unmasked candidates, the tail is filled with -1. Scores of
-    ``-inf`` count as masked; NaN and ``+inf`` raise :class:`NonFiniteScores`. ``scores`` is neither copied nor
-    modified.
+    ``-inf`` count as masked; NaN and ``+inf`` (masked columns included) raise
+    :class:`NonFiniteScores` naming the first such row. ``scores`` is neither copied
+    (float32 and float64 rows are ranked as they are; other dtypes as
+    ``np.result_type(dtype, float32)``) nor modified.
 
-    Exact by construction, with one full read of the batch. A row's first ``W * C`` columns
-    are ``W`` contiguous runs of ``C`` (the last ``m - W * C < W`` columns are read directly).
-    (1) ``col_max[c]``, the maximum of column ``c`` of every run (an element-wise maximum of
-    the ``W`` runs: the one full read); (2) the maxima of ``nb`` blocks of ``col_max`` and the
-    threshold ``tau``, the ``k + L``-th largest of them (``L``: the longest mask), so at
-    least ``k + L`` entries of the row are ``>= tau``; (3) every entry ``>= tau``: it lies in
-    a column with ``col_max >= tau``, so only those columns' ``W`` entries are read. Those
-    entries hold every unmasked candidate at least as large as the k-th best, ties at the
-    k-th value included, so one sort of them by (row, score descending, index ascending)
-    gives the answer: the result never depends on how a selection algorithm orders ties.
-    NaN and ``+inf`` propagate into the block maxima, so they are found without a further
-    pass.
+    Exact by construction, with one read of each row from memory: a compiled kernel
+    (:mod:`benchmark.core.topk_kernel`) takes each block's maximum, a threshold from them
+    that at least ``k`` unmasked entries reach, and keeps every unmasked entry at or above
+    it (ties included), so one stable sort of the kept entries by score descending gives
+    (score descending, index ascending): the result never depends on how a selection
+    algorithm orders ties.
     """
     s = np.ascontiguousarray(scores, dtype=np.result_type(scores.dtype, np.float32))
+    if s.dtype not in (np.float32, np.float64):
+        raise TypeError(f"scores of dtype {scores.dtype} (ranked as {s.dtype}): float32 or float64 expected")
     n, m = s.shape
     if len(masks) != n:
         raise ValueError(f"{len(masks)} masks for {n} rows")
-    t = min(threads or cpu_count(), n // _MIN_ROWS_PER_THREAD)
-    if t <= 1 or k == 0 or m == 0:
-        return _topk_rows(s, masks, k, 0)
-    bounds = [round(i * n / t) for i in range(t + 1)]
-    parts = [_pool().submit(_topk_rows, s[a:b], masks[a:b], k, a) for a, b in itertools.pairwise(bounds)]
-    return np.concatenate([f.result() for f in parts])
-
-
-def _topk_rows(s: np.ndarray, masks: Sequence[np.ndarray], k: int, first_row: int) -> np.ndarray:
-    """:func:`topk_masked` on one range of rows (``first_row``: its first row's number, for messages)."""
-    n, m = s.shape
     out = np.full((n, k), -1, dtype=np.int64)
     if n == 0 or k == 0 or m == 0:
         return out
-    mask_list = [np.asarray(x, dtype=np.int64).ravel() for x in masks]
-    lens = np.fromiter((len(x) for x in mask_list), dtype=np.int64, count=n)
-    mask_cols = np.concatenate(mask_list) if lens.sum() else np.zeros(0, dtype=np.int64)
-    if mask_cols.size and (mask_cols.min() < -m or mask_cols.max() >= m):
-        bad = first_row + int(np.repeat(np.arange(n), lens)[(mask_cols < -m) | (mask_cols >= m)][0])
-        raise IndexError(f"mask of row {bad} holds an index outside 0..{m - 1}")
-    mask_cols = np.where(mask_cols < 0, mask_cols + m, mask_cols)
-    kp = k + int(lens.max())
-    flat_s = s.reshape(-1)
-    if kp * _BLOCKS_PER_KEPT >= m:  # short rows: every entry is a candidate
-        bad = ~(s < np.inf).all(axis=1)  # NaN or +inf
-        if bad.any():
-            raise NonFiniteScores(first_row + int(np.argmax(bad)))
-        flat, vals = np.arange(n * m, dtype=np.int64), flat_s
-    else:
-        n_runs = max(1, min(_RUNS, m // (_BLOCKS_PER_KEPT * kp)))
-        c = m // n_runs
-        body = n_runs * c
-        col_max = s[:, :body].reshape(n, n_runs, c).max(axis=1)
-        nb = _BLOCKS_PER_KEPT * kp
-        in_blocks = c // nb * nb
-        block_max = col_max[:, :in_blocks].reshape(n, c // nb, nb).max(axis=1)
-        # NaN or +inf anywhere in the row's body (they propagate into the maxima)
-        bad = ~((block_max < np.inf).all(axis=1) & (col_max[:, in_blocks:] < np.inf).all(axis=1))
-        if bad.any():
-            raise NonFiniteScores(first_row + int(np.argmax(bad)))
-        tau = np.partition(block_max, nb - kp, axis=1)[:, nb - kp]
-        # the columns whose maximum reaches tau (flat index pass: cheaper than a 2-D
-        # np.nonzero), then their entries in each run
-        hit = np.flatnonzero(col_max >= tau[:, None])
-        c_rows = hit // c
-        flat = (hit + c_rows * (m - c))[:, None] + c * np.arange(n_runs)  # row * m + column
-        got = flat_s.take(flat)
-        sel = got >= tau[c_rows, None]
-        flat, vals = flat[sel], got[sel]
-        if body < m:  # the last m - body columns, in no run
-            tail = (np.arange(n)[:, None] * m + np.arange(body, m)).ravel()
-            t_vals = flat_s.take(tail)
-            t_bad = ~(t_vals < np.inf)  # NaN or +inf
-            if t_bad.any():
-                raise NonFiniteScores(first_row + int(tail[t_bad][0] // m))
-            t_sel = t_vals >= np.repeat(tau, m - body)
-            flat, vals = np.concatenate([flat, tail[t_sel]]), np.concatenate([vals, t_vals[t_sel]])
-    rows = flat // m
-    cols = flat - rows * m
-    keep = vals > -np.inf
-    if mask_cols.size:  # drop masked candidates: binary search in the sorted masked keys (row * m + column)
-        masked = np.sort(np.repeat(np.arange(n, dtype=np.int64), lens) * m + mask_cols)
-        at = np.minimum(np.searchsorted(masked, flat), masked.size - 1)
-        keep &= masked[at] != flat
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
-    rows, cols = _sort_by_row_score_index(rows, cols, vals, n, m)
-    pos = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n))[rows]
-    first = pos < k
-    out[rows[first], pos[first]] = cols[first]
+    mask_start, mask_cols = _sorted_masks(masks, m)
+    from benchmark.core import topk_kernel  # numba: imported at the first ranking
+
+    int_view, abs_mask, inf_bits, shift = topk_kernel.INT_VIEWS[s.dtype]
+    bits, minus_inf = s.view(int_view), s.dtype.type(-np.inf)
+    rows = max(1, _CHUNK_ENTRIES // m)
+    n_chunks = -(-n // rows)
+    next_chunk = itertools.count()  # shared by the threads; next() on it is atomic under the GIL
+
+    def work() -> int:
+        """Rank chunks until none is left; the first row with NaN or +inf met, else ``n``."""
+        first_bad = n
+        for i in next_chunk:
+            if i >= n_chunks:
+                return first_bad
+            a, b = i * rows, min(n, (i + 1) * rows)
+            scratch = np.zeros(1, dtype=s.dtype)  # one float and its bits, per call (per thread)
+            bad = topk_kernel.topk_rows(s[a:b], bits[a:b], mask_start[a:b + 1], mask_cols, k, minus_inf,
+                                        abs_mask, inf_bits, shift, scratch, scratch.view(int_view), out[a:b])
+            if bad >= 0:
+                first_bad = min(first_bad, a + bad)
+        return first_bad  # pragma: no cover - count() never ends
+
+    helpers = [_pool().submit(work) for _ in range(min(threads or cpu_count(), n_chunks) - 1)]
+    first_bad = min([work(), *(f.result() for f in helpers)])
+    if first_bad < n:
+        raise NonFiniteScores(first_bad)
     return out
 
 
-def _sort_by_row_score_index(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int,
-                             m: int) -> tuple[np.ndarray, np.ndarray]:
-    """``rows`` and ``cols`` ordered by (row, score descending, column ascending).
-
-    float32 scores with row and column numbers that fit beside them in 64 bits are sorted as
-    one unsigned key (row | descending order of the score's bits | column), one ``np.sort``
-    of distinct keys; otherwise ``np.lexsort`` of the three. Equal scores get equal bits
-    (``-0.0`` is made ``+0.0`` first), so ties fall to the column either way."""
-    row_bits, col_bits = max(1, (n - 1).bit_length()), max(1, (m - 1).bit_length())
-    if vals.dtype != np.float32 or row_bits + 32 + col_bits > 64:
-        order = np.lexsort((cols, -vals, rows))
-        return rows[order], cols[order]
-    bits = (vals + np.float32(0.0)).view(np.uint32).astype(np.uint64)  # -0.0 + 0.0 = +0.0
-    negative = bits >> np.uint64(31) == 1
-    # ascending order of the floats as unsigned integers, then reversed for descending
-    ascending = np.where(negative, ~bits & np.uint64(0xFFFFFFFF), bits | np.uint64(0x80000000))
-    descending = np.uint64(0xFFFFFFFF) - ascending
-    key = np.sort((rows.astype(np.uint64) << np.uint64(32 + col_bits)) | (descending << np.uint64(col_bits))
-                  | cols.astype(np.uint64))
-    return ((key >> np.uint64(32 + col_bits)).astype(np.int64),
-            (key & np.uint64((1 << col_bits) - 1)).astype(np.int64))
+def _sorted_masks(masks: Sequence[np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(start, cols)``: row ``r``'s masked columns are ``cols[start[r]:start[r + 1]]``,
+    ascending, negative indices counted from the end; an index outside ``-m..m-1`` raises
+    :class:`IndexError` naming its row."""
+    n = len(masks)
+    mask_list = [np.asarray(x, dtype=np.int64).ravel() for x in masks]
+    lens = np.fromiter((len(x) for x in mask_list), dtype=np.int64, count=n)
+    cols = np.concatenate(mask_list) if lens.sum() else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(n, dtype=np.int64), lens)
+    if cols.size and (cols.min() < -m or cols.max() >= m):
+        bad = int(rows[(cols < -m) | (cols >= m)][0])
+        raise IndexError(f"mask of row {bad} holds an index outside 0..{m - 1}")
+    keys = np.sort(rows * m + np.where(cols < 0, cols + m, cols))
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=start[1:])
+    return start, keys - rows * m
 
 
 def rank(score_fn: ScoreFn, seeds: Sequence[np.ndarray], candidate_vectors: np.ndarray,
