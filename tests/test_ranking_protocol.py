@@ -162,6 +162,23 @@ def test_topk_on_threads_matches_the_reference(threads, monkeypatch):
         topk_masked(scores, masks, 40, threads=threads)
 
 
+def test_topk_called_from_every_pool_thread_finishes(monkeypatch):
+    """Rankings run on all of the pool's threads at once (each queueing helpers that no free
+    thread can start) finish: the caller ranks every chunk itself and cancels the helpers
+    that never started, instead of waiting for them."""
+    from benchmark.core import ranking
+    from benchmark.core.runtime import cpu_count
+
+    monkeypatch.setattr(ranking, "_CHUNK_ENTRIES", 4 * 1_000)
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((64, 1_000)).astype(np.float32)
+    masks = [rng.choice(1_000, 5, replace=False) for _ in range(64)]
+    want = _reference_topk(scores, masks, 10)
+    calls = [ranking._pool().submit(topk_masked, scores, masks, 10) for _ in range(cpu_count())]
+    for call in calls:
+        np.testing.assert_array_equal(call.result(timeout=120), want)
+
+
 def test_topk_leaves_scores_untouched():
     scores = np.arange(12, dtype=np.float32).reshape(2, 6)
     before = scores.copy()

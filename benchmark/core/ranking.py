@@ -93,7 +93,8 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads
         return first_bad  # pragma: no cover - count() never ends
 
     helpers = [_pool().submit(work) for _ in range(min(threads or cpu_count(), n_chunks) - 1)]
-    first_bad = min([work(), *(f.result() for f in helpers)])
+    first_bad = work()  # returns once every chunk is taken; a helper that never started took none
+    first_bad = min([first_bad, *(f.result() for f in helpers if not f.cancel())])
     if first_bad < n:
         raise NonFiniteScores(first_bad)
     return out
