@@ -217,10 +217,19 @@ def test_topk_refuses_nan_and_plus_inf_wherever_they_are(m, k, bad, dtype, monke
         np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))
 
 
+def _force_block(monkeypatch, block):
+    from benchmark.core import topk_kernel
+
+    monkeypatch.setattr(topk_kernel, "block_size", lambda m, kept: block)
+
+
+@pytest.mark.parametrize("block", [64, 32, 16, 8])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_topk_threshold_at_zero_keeps_negative_zeros(dtype):
-    """A threshold of +0.0 on long rows: blocks holding only -0.0 (whose largest key is below
-    +0.0's) still reach it, so -0.0 ties with +0.0 and the lower columns come first."""
+def test_topk_threshold_at_zero_keeps_negative_zeros(dtype, block, monkeypatch):
+    """A threshold of +0.0 on long rows, at every block size: blocks holding only -0.0 (whose
+    largest key is below +0.0's) still reach it, so -0.0 ties with +0.0 and the lower columns
+    come first."""
+    _force_block(monkeypatch, block)
     m, k = 20_011, 40
     scores = np.full((2, m), -1.0, dtype=dtype)
     scores[:, :64] = -0.0  # block 0: only -0.0
@@ -260,3 +269,27 @@ def test_topk_orders_signed_zeros_subnormals_and_negatives_like_the_reference(m)
     masks = [rng.choice(m, size=int(rng.integers(0, 20)), replace=False) for _ in range(9)]
     for k in (1, 40):
         np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))
+
+
+@pytest.mark.parametrize("block", [64, 32, 16, 8])
+def test_topk_matches_reference_at_every_block_size(block, monkeypatch):
+    """Each block size the kernel may be given, on rows with a group threshold (long) and
+    without (short), with ties, -inf, masks and a tail outside the last block."""
+    _force_block(monkeypatch, block)
+    rng = np.random.default_rng(block)
+    for m, k, values in ((9_001, 40, 30), (9_001, 7, 10**6), (30_011, 40, 10**6), (333, 20, 5)):
+        scores = rng.integers(0, values, size=(5, m)).astype(np.float32)
+        scores[rng.random((5, m)) < 0.02] = -np.inf
+        masks = [rng.choice(m, size=int(rng.integers(0, 60)), replace=False) for _ in range(5)]
+        np.testing.assert_array_equal(topk_masked(scores, masks, k), _reference_topk(scores, masks, k))
+
+
+def test_block_size_leaves_enough_groups_per_kept_entry():
+    """The largest block that leaves 2 * kept groups of 4 blocks (worked by hand), else 8."""
+    from benchmark.core.topk_kernel import block_size
+
+    assert block_size(100_000, 100) == 64  # 100,000 // 256 = 390 >= 200
+    assert block_size(30_000, 100) == 32  # 117 < 200; 30,000 // 128 = 234 >= 200
+    assert block_size(20_011, 42) == 32  # 78 < 84; 156 >= 84
+    assert block_size(10_000, 100) == 8  # 39, 78, 156 < 200; 312 >= 200
+    assert block_size(1_000, 100) == 8  # too short for any: the smallest

@@ -74,6 +74,7 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads
 
     int_view, abs_mask, inf_bits, shift = topk_kernel.INT_VIEWS[s.dtype]
     bits, minus_inf = s.view(int_view), s.dtype.type(-np.inf)
+    block = topk_kernel.block_size(m, k + int(np.diff(mask_start).max()))
     rows = max(1, _CHUNK_ENTRIES // m)
     n_chunks = -(-n // rows)
     next_chunk = itertools.count()  # shared by the threads; next() on it is atomic under the GIL
@@ -86,7 +87,7 @@ def topk_masked(scores: np.ndarray, masks: Sequence[np.ndarray], k: int, threads
                 return first_bad
             a, b = i * rows, min(n, (i + 1) * rows)
             scratch = np.zeros(1, dtype=s.dtype)  # one float and its bits, per call (per thread)
-            bad = topk_kernel.topk_rows(s[a:b], bits[a:b], mask_start[a:b + 1], mask_cols, k, minus_inf,
+            bad = topk_kernel.topk_rows(s[a:b], bits[a:b], block, mask_start[a:b + 1], mask_cols, k, minus_inf,
                                         abs_mask, inf_bits, shift, scratch, scratch.view(int_view), out[a:b])
             if bad >= 0:
                 first_bad = min(first_bad, a + bad)

@@ -9,7 +9,7 @@ Scores are compared as floats; the one read of each row from memory compares the
 as integers, ``key = bits ^ ((bits >> (width - 1)) & abs_mask)`` (negative floats get their
 magnitude bits flipped), which orders like the floats (``-0.0`` just below ``+0.0``) and
 vectorises better than a float maximum. Per row: (1) the largest key of each block of
-:data:`BLOCK` entries, and the largest magnitude bits, which find NaN of either sign
+``block`` entries (:data:`BLOCKS`), and the largest magnitude bits, which find NaN of either sign
 (refused, as ``+inf`` is in pass (3); ``-inf`` is a masked candidate); (2) the threshold ``tau``, the float of
 the ``k + L``-th largest key among the maxima of groups of :data:`GROUP` blocks (``L``: the
 row's mask length), so at least ``k + L`` entries, ``k`` of them unmasked, are ``>= tau``;
@@ -25,9 +25,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-#: entries per block whose largest key pass (1) takes (64: as fast as a plain read; 32
-#: halves pass (3) but doubled pass (1) on 100,000 columns)
-BLOCK = 64
+#: entries per block whose largest key pass (1) takes, largest first: :func:`block_size`
+#: takes the largest that leaves at least ``GROUPS_PER_KEPT * (k + L)`` groups. Measured per
+#: batch of ItemKNN scores, k = 40, masks of 40-60 (2026-12-03): 256 × 100,000 rows 7.2 ms
+#: with 64, 7.9 with 32, 10.0 with 16; 256 × 30,000 4.5 / 3.9 / 4.2 ms with 64 / 32 / 16;
+#: 100 × 10,000 3.9 / 4.0 / 1.9 / 1.9 ms with 64 / 32 / 16 / 8
+BLOCKS = (64, 32, 16, 8)
+
+#: groups of blocks per kept entry that :func:`block_size` asks for (more: a tighter
+#: threshold from more, smaller blocks)
+GROUPS_PER_KEPT = 2
 
 #: blocks per group in the threshold's selection (fewer groups: a faster selection, a
 #: looser ``tau``)
@@ -35,16 +42,16 @@ GROUP = 4
 
 
 @numba.njit(nogil=True, cache=True)
-def _block_keys(bits, n_blocks, out, abs_mask, inf_bits, shift):  # pragma: no cover - compiled
+def _block_keys(bits, block, n_blocks, out, abs_mask, inf_bits, shift):  # pragma: no cover - compiled
     """``out[b]``: the largest key of block ``b`` of one row's ``bits``; True if the row holds
     NaN (magnitude bits above infinity's, either sign: a negative NaN's key is below every
     other, so only this finds it). ``+inf`` has the largest key, so its block is always
     looked at in pass (3), which refuses it."""
     for b in range(n_blocks):
-        blk = bits[b * BLOCK:(b + 1) * BLOCK]  # a slice: indices known non-negative
+        blk = bits[b * block:(b + 1) * block]  # a slice: indices known non-negative
         top_key = blk[0] ^ ((blk[0] >> shift) & abs_mask)
         top_abs = blk[0] & abs_mask
-        for t in range(BLOCK):
+        for t in range(block):
             x = blk[t]
             key = x ^ ((x >> shift) & abs_mask)
             top_key = key if key > top_key else top_key
@@ -67,19 +74,20 @@ def _lowest_key_of(value, scratch_vals, scratch_bits, abs_mask, shift):  # pragm
 
 
 @numba.njit(nogil=True, cache=True)
-def topk_rows(s, bits, mask_start, mask_cols, k, minus_inf, abs_mask, inf_bits, shift,
+def topk_rows(s, bits, block, mask_start, mask_cols, k, minus_inf, abs_mask, inf_bits, shift,
               scratch_vals, scratch_bits, out):  # pragma: no cover - compiled
     """Fill ``out[r]`` (prefilled with -1) with row ``r``'s masked top-``k`` by (score
     descending, column ascending); return the first row holding NaN or ``+inf`` (``out`` is
     then incomplete), else -1.
 
     ``s``: C-contiguous float32/float64 ``[n, m]``; ``bits``: the same memory as signed
-    integers of its width, with ``abs_mask`` (all bits but the sign), ``inf_bits``
-    (``+inf``'s bits) and ``shift`` (width - 1); ``mask_cols[mask_start[r]:mask_start[r + 1]]``:
-    row ``r``'s masked columns, ascending; ``minus_inf``: ``-inf`` in ``s``'s dtype;
-    ``scratch_vals``/``scratch_bits``: one float and the same memory as an integer."""
+    integers of its width, with ``abs_mask`` (all bits but the sign), ``inf_bits`` (``+inf``'s
+    bits) and ``shift`` (width - 1); ``block``: entries per block (one of :data:`BLOCKS`);
+    ``mask_cols[mask_start[r]:mask_start[r + 1]]``: row ``r``'s masked columns, ascending;
+    ``minus_inf``: ``-inf`` in ``s``'s dtype; ``scratch_vals``/``scratch_bits``: one float
+    and the same memory as an integer."""
     n, m = s.shape
-    n_blocks = m // BLOCK
+    n_blocks = m // block
     n_groups = n_blocks // GROUP
     block_key = np.empty(n_blocks, dtype=bits.dtype)
     group_key = np.empty(n_groups, dtype=bits.dtype)
@@ -88,7 +96,7 @@ def topk_rows(s, bits, mask_start, mask_cols, k, minus_inf, abs_mask, inf_bits, 
     for r in range(n):
         row = s[r]
         mp, me = mask_start[r], mask_start[r + 1]
-        if _block_keys(bits[r], n_blocks, block_key, abs_mask, inf_bits, shift):
+        if _block_keys(bits[r], block, n_blocks, block_key, abs_mask, inf_bits, shift):
             return r
         kp = k + (me - mp)
         tau = minus_inf
@@ -108,9 +116,9 @@ def topk_rows(s, bits, mask_start, mask_cols, k, minus_inf, abs_mask, inf_bits, 
             if b < n_blocks:
                 if block_key[b] < skip_below:  # no entry of the block reaches tau
                     continue
-                j0, j1 = b * BLOCK, (b + 1) * BLOCK
-            else:  # the last m % BLOCK columns, in no block: NaN and +inf are checked here
-                j0, j1 = n_blocks * BLOCK, m
+                j0, j1 = b * block, (b + 1) * block
+            else:  # the last m % block columns, in no block: NaN and +inf are checked here
+                j0, j1 = n_blocks * block, m
             blk = row[j0:j1]
             for t in range(j1 - j0):
                 v = blk[t]
@@ -151,6 +159,15 @@ def topk_rows(s, bits, mask_start, mask_cols, k, minus_inf, abs_mask, inf_bits, 
         for i in range(min(k, cnt)):
             out[r, i] = cols[order[i]]
     return -1
+
+
+def block_size(m: int, kept: int) -> int:
+    """The largest of :data:`BLOCKS` that cuts ``m`` columns into at least ``GROUPS_PER_KEPT *
+    kept`` groups of :data:`GROUP` blocks (``kept``: k + the longest mask), else the smallest."""
+    for block in BLOCKS:
+        if m // (block * GROUP) >= GROUPS_PER_KEPT * kept:
+            return block
+    return BLOCKS[-1]
 
 
 #: per float dtype: the integer of its width, its all-but-sign mask, +inf's bits, width - 1
