@@ -9,10 +9,11 @@ Scores are compared as floats; the one read of each row from memory compares the
 as integers, ``key = bits ^ ((bits >> (width - 1)) & abs_mask)`` (negative floats get their
 magnitude bits flipped), which orders like the floats (``-0.0`` just below ``+0.0``) and
 vectorises better than a float maximum. Per row: (1) the largest key of each block of
-``block`` entries (:data:`BLOCKS`), and the largest magnitude bits, which find NaN of either sign
-(refused, as ``+inf`` is in pass (3); ``-inf`` is a masked candidate); (2) the threshold ``tau``, the float of
-the ``k + L``-th largest key among the maxima of groups of :data:`GROUP` blocks (``L``: the
-row's mask length), so at least ``k + L`` entries, ``k`` of them unmasked, are ``>= tau``;
+``block`` entries (:data:`BLOCKS`), and the largest magnitude bits, which find NaN of
+either sign (refused, as ``+inf`` is in pass (3); ``-inf`` is a masked candidate); (2) the
+threshold ``tau``, the float of the ``k + L``-th largest key among the maxima of groups of
+:data:`GROUP` blocks (``L``: the row's mask length), so at least ``k + L`` entries, ``k``
+of them unmasked, are ``>= tau``;
 (3) every unmasked entry ``>= tau`` of the blocks whose largest key reaches ``tau``'s,
 kept in column order. Where the kept buffer fills (many ties, or ``tau = -inf`` on short
 rows), ``tau`` rises to the ``k``-th largest kept value and the entries below it are
